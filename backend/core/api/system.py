@@ -1,0 +1,14 @@
+"""The smallest API route, behind the default rate limit: a hello-world for clients and benchmarks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from backend.core.deps import rate_limit
+
+router = APIRouter(prefix="/api/v1", tags=["system"], dependencies=[rate_limit("default")])
+
+
+@router.get("/ping", summary="Answers pong; counts against the default rate limit")
+async def ping(request: Request) -> dict[str, str]:
+    return {"pong": request.app.state.service}

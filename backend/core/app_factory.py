@@ -1,0 +1,108 @@
+"""The one factory both services are built with, so their envelope is identical."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from backend.core.api import health, system
+from backend.core.config import Settings, get_settings
+from backend.core.errors import install_error_handlers
+from backend.core.logging import configure_logging, get_logger
+from backend.core.metrics import REDIS_ERRORS, REDIS_POOL_CONNECTIONS, REDIS_POOL_MAX
+from backend.core.middleware import RequestEnvelopeMiddleware
+from backend.core.ratelimit import RateLimiter
+from backend.core.redis import create_redis, pool_usage
+from backend.core.shutdown import install_drain_handler
+
+# A service's own start-up/shut-down work (loading indexes...), run inside the core lifespan.
+ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+POOL_OBSERVE_SECONDS = 5.0
+
+log = get_logger("app")
+
+
+def create_app(
+    service: str,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    lifespans: Sequence[ServiceLifespan] = (),
+    settings: Settings | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything stateful is made here, in the worker after gunicorn forked, never at import.
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix=f"{service}-blocking")
+        loop.set_default_executor(executor)
+        redis = create_redis(settings)
+        app.state.redis = redis
+        app.state.limiter = RateLimiter(redis, settings, service)
+        app.state.draining = False
+        app.state.readiness_checks = {"redis": redis.ping}
+
+        def observe_pool() -> None:
+            in_use, idle = pool_usage(redis)
+            REDIS_POOL_CONNECTIONS.labels(service, "in_use").set(in_use)
+            REDIS_POOL_CONNECTIONS.labels(service, "idle").set(idle)
+
+        app.state.observe_pool = observe_pool
+        REDIS_POOL_MAX.labels(service).set(settings.redis_max_connections)
+        observer = asyncio.create_task(_every(POOL_OBSERVE_SECONDS, observe_pool))
+        install_drain_handler(app, settings.drain_seconds)
+        try:
+            async with AsyncExitStack() as stack:
+                for service_lifespan in lifespans:
+                    await stack.enter_async_context(service_lifespan(app))
+                log.info("worker ready", extra={"service": service})
+                yield
+        finally:
+            observer.cancel()
+            try:
+                await redis.aclose()
+            except Exception:  # closing a dead connection must not stop the shutdown
+                REDIS_ERRORS.labels(service, "close").inc()
+            executor.shutdown(wait=True, cancel_futures=True)
+            log.info("worker stopped", extra={"service": service})
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.service = service
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "DELETE", "PUT", "PATCH"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
+    )
+    # Added last so it is outermost: it sees every response, CORS preflights included.
+    app.add_middleware(RequestEnvelopeMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(system.router)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _every(seconds: float, action: Callable[[], None]) -> None:
+    while True:
+        action()
+        await asyncio.sleep(seconds)

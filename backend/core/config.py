@@ -1,0 +1,119 @@
+"""Every knob of both services, read once from the environment or `.env`."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from limits import parse as parse_rate_limit
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    app_env: Literal["development", "production", "test"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # Network
+    host: str = "127.0.0.1"
+    doctor_port: int = Field(8000, ge=1, le=65535)
+    patient_port: int = Field(8001, ge=1, le=65535)
+    doctor_ui_port: int = Field(3000, ge=1, le=65535)
+    patient_ui_port: int = Field(3001, ge=1, le=65535)
+    forwarded_allow_ips: str = "127.0.0.1"
+    cors_origins: Annotated[list[str], NoDecode] = [
+        "http://localhost:3000",
+        "http://127.0.0.1:3000",
+        "http://localhost:3001",
+        "http://127.0.0.1:3001",
+    ]
+
+    # Gunicorn / uvicorn
+    workers: int = Field(4, ge=1, le=64)
+    max_connections: int = Field(1000, ge=1)
+    max_requests: int = Field(1000, ge=0)
+    max_requests_jitter: int = Field(100, ge=0)
+    worker_timeout: int = Field(30, ge=1)
+    graceful_timeout: int = Field(30, ge=1)
+    keepalive: int = Field(5, ge=1)
+    drain_seconds: float = Field(0.0, ge=0, le=120)
+    control_socket: str = ""
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    overload_retry_after: int = Field(1, ge=1)
+    thread_pool_size: int = Field(4, ge=1, le=64)
+
+    # Redis
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_max_connections: int = Field(20, ge=1)
+    redis_connect_timeout: float = Field(5.0, gt=0)
+    redis_socket_timeout: float = Field(5.0, gt=0)
+    redis_pool_timeout: float = Field(5.0, gt=0)
+    redis_retries: int = Field(3, ge=0)
+    redis_health_check_interval: int = Field(30, ge=0)
+    redis_key_prefix: str = "medqa:"
+    ready_timeout: float = Field(1.0, gt=0)
+
+    # Caches and data
+    cache_max_size: int = Field(5000, ge=0)
+    vector_store_cache_size: int = Field(50, ge=1)
+    data_dir: Path = PROJECT_ROOT / "data"
+
+    # Rate limits
+    rate_limit_enabled: bool = True
+    rate_limit_default: str = "120/minute"
+    rate_limit_qa: str = "10/minute"
+    rate_limit_storage_timeout: float = Field(0.25, gt=0)
+    rate_limit_recheck_seconds: float = Field(5.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("rate_limit_default", "rate_limit_qa")
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '10/minute': {value!r}") from exc
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _valid_redis_url(cls, value: str) -> str:
+        schemes = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
+        if not value.startswith(schemes):
+            raise ValueError(f"must start with one of {', '.join(schemes)}")
+        return value
+
+    @property
+    def metrics_root(self) -> Path:
+        return self.data_dir / "run" / "metrics"
+
+
+def load_settings() -> Settings:
+    """Settings for a process entry point: a bad value ends the process with one clear line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        sys.stderr.write(f"configuration error: {name}: {first['msg']}\n")
+        raise SystemExit(2) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,53 @@
+"""FastAPI dependencies shared by both services, as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+
+from backend.core.config import Settings
+from backend.core.errors import AppError
+from backend.core.metrics import RATE_LIMITED
+from backend.core.ratelimit import RateLimiter
+from backend.core.redis import RedisClient
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_redis(request: Request) -> RedisClient:
+    redis: RedisClient = request.app.state.redis
+    return redis
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+RedisDep = Annotated[RedisClient, Depends(get_redis)]
+
+
+def rate_limit(name: str) -> Any:
+    """A dependency enforcing limit `name` ("default", "qa") per client address and route.
+
+    The client address is the peer, or the X-Forwarded-For address only when the peer is a
+    trusted proxy (FORWARDED_ALLOW_IPS, applied by uvicorn), so a client cannot forge its key.
+    """
+
+    async def check(request: Request, response: Response) -> None:
+        limiter: RateLimiter = request.app.state.limiter
+        if not limiter.enabled:
+            return
+        route = getattr(request.scope.get("route"), "path", "<unmatched>")
+        client = request.client.host if request.client else "unknown"
+        decision = await limiter.hit(name, route, client)
+        if not decision.allowed:
+            RATE_LIMITED.labels(request.app.state.service, name).inc()
+            raise AppError(
+                429,
+                f"Too many requests: at most {decision.limit} per window. Retry in {decision.reset_after} s.",
+                headers=decision.headers(),
+            )
+        response.headers.update(decision.headers())
+
+    return Depends(check)

@@ -1,0 +1,108 @@
+"""Rate limits shared by all workers and instances through Redis, with a memory fallback.
+
+slowapi, which the first design used, checks limits with a synchronous Redis client on the event
+loop: two blocking round trips per request (hit, then window stats for the headers), and a
+stalled Redis stalls every request of the worker. bench/ratelimit_cost.py measures that cost.
+This limiter keeps slowapi's model (`limits` rate strings, fixed windows keyed by client and
+route, X-RateLimit-* and Retry-After headers, in-memory fallback) but makes one async round trip
+on the shared Redis pool, under a short timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem
+from limits import parse as parse_rate_limit
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+
+from backend.core.config import Settings
+from backend.core.logging import get_logger
+from backend.core.metrics import RATE_LIMIT_FALLBACK, REDIS_ERRORS
+from backend.core.redis import RedisClient
+
+log = get_logger("ratelimit")
+
+# INCR the window counter, start its expiry on the first hit, return (count, ms until reset).
+_FIXED_WINDOW_LUA = """
+local current = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if current == 1 or ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {current, ttl}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # whole seconds until the window resets
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_after),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.reset_after)
+        return headers
+
+
+class RateLimiter:
+    def __init__(self, redis: RedisClient, settings: Settings, service: str) -> None:
+        self._redis = redis
+        self._script = redis.register_script(_FIXED_WINDOW_LUA)
+        self._prefix = f"{settings.redis_key_prefix}{service}:rl:"
+        self._timeout = settings.rate_limit_storage_timeout
+        self._recheck_after = settings.rate_limit_recheck_seconds
+        self._service = service
+        self._memory = FixedWindowRateLimiter(MemoryStorage())
+        self._redis_down_until = 0.0
+        self.enabled = settings.rate_limit_enabled
+        self.limits: dict[str, RateLimitItem] = {
+            "default": parse_rate_limit(settings.rate_limit_default),
+            "qa": parse_rate_limit(settings.rate_limit_qa),
+        }
+
+    @property
+    def degraded(self) -> bool:
+        return time.monotonic() < self._redis_down_until
+
+    async def hit(self, name: str, scope: str, client: str) -> Decision:
+        item = self.limits[name]
+        key = f"{self._prefix}{name}:{scope}:{client}"
+        if not self.degraded:
+            try:
+                count, ttl_ms = await asyncio.wait_for(
+                    self._script(keys=[key], args=[item.get_expiry() * 1000]), self._timeout
+                )
+                return _decision(item, int(count), int(ttl_ms))
+            except Exception as exc:  # any Redis failure: degrade, never fail the request
+                REDIS_ERRORS.labels(self._service, "rate_limit").inc()
+                self._redis_down_until = time.monotonic() + self._recheck_after
+                log.warning(
+                    "rate-limit storage unavailable, limiting in worker memory",
+                    extra={"error": type(exc).__name__, "retry_in_s": self._recheck_after},
+                )
+        RATE_LIMIT_FALLBACK.labels(self._service).inc()
+        allowed = await self._memory.hit(item, key)
+        reset_at, remaining = await self._memory.get_window_stats(item, key)
+        return Decision(allowed, item.amount, remaining, max(1, math.ceil(reset_at - time.time())))
+
+
+def _decision(item: RateLimitItem, count: int, ttl_ms: int) -> Decision:
+    return Decision(
+        allowed=count <= item.amount,
+        limit=item.amount,
+        remaining=max(0, item.amount - count),
+        reset_after=max(1, math.ceil(ttl_ms / 1000)),
+    )

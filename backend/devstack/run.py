@@ -1,0 +1,111 @@
+"""The README's run command: both services under gunicorn, both web UIs, and Redis if none answers.
+
+    python -m backend.devstack.run        (what `make run` calls)
+
+Ctrl-C stops everything, in order: UIs, services (gracefully), then the Redis it started.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from urllib.parse import urlsplit
+
+from backend.core.config import Settings, load_settings
+from backend.devstack.processes import start_gunicorn, stop, wait_http
+from backend.devstack.redis_server import LocalRedis, redis_answers, redis_server_binary
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _say(message: str) -> None:
+    print(f"[medqa] {message}", flush=True)
+
+
+def _ensure_redis(settings: Settings) -> LocalRedis | None:
+    if redis_answers(settings.redis_url):
+        _say(f"using the Redis at {settings.redis_url}")
+        return None
+    parts = urlsplit(settings.redis_url)
+    if parts.scheme != "redis" or parts.hostname not in _LOOPBACK:
+        raise SystemExit(f"[medqa] no Redis answers at {settings.redis_url}; start it or fix REDIS_URL")
+    local = LocalRedis(parts.port or 6379, settings.data_dir / "redis")
+    local.start()
+    _say(
+        f"no Redis answered at {settings.redis_url}: started {redis_server_binary()} there, "
+        f"persisting (AOF) in {local.directory}"
+    )
+    return local
+
+
+def main() -> None:
+    settings = load_settings()
+    redis = _ensure_redis(settings)
+    services = {
+        "doctor": ("backend.doctor.app:app", settings.doctor_port, settings.doctor_ui_port),
+        "patient": ("backend.patient.app:app", settings.patient_port, settings.patient_ui_port),
+    }
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def shutdown(signum: int | None = None, frame: FrameType | None = None) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        _say("stopping…")
+        for name, child in reversed(children):
+            code = stop(child, signal.SIGTERM)
+            _say(f"{name} stopped (exit {code})")
+        if redis:
+            redis.stop()
+            _say("local Redis stopped")
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        for name, (app, port, _) in services.items():
+            children.append((f"{name} service", start_gunicorn(app, port, host=settings.host)))
+        for name, (_, port, ui_port) in services.items():
+            ui = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "backend.devstack.ui_server",
+                    "--ui",
+                    name,
+                    "--host",
+                    settings.host,
+                    "--port",
+                    str(ui_port),
+                    "--api",
+                    f"http://127.0.0.1:{port}",
+                ]
+            )
+            children.append((f"{name} UI", ui))
+        for name, (_, port, ui_port) in services.items():
+            wait_http(f"http://127.0.0.1:{port}/readyz", timeout=60)
+            wait_http(f"http://127.0.0.1:{ui_port}/", timeout=30)
+            _say(
+                f"{name}: API http://{settings.host}:{port} ({settings.workers} workers), "
+                f"UI http://{settings.host}:{ui_port}"
+            )
+        _say("ready; Ctrl-C stops everything")
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None and not stopping:
+                    _say(f"{name} exited unexpectedly (exit {child.returncode})")
+                    shutdown()
+                    raise SystemExit(1)
+            time.sleep(0.5)
+    except (TimeoutError, RuntimeError) as exc:
+        _say(f"start failed: {exc}")
+        shutdown()
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

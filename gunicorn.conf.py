@@ -1,0 +1,73 @@
+"""Gunicorn settings for both services, taken from Settings (environment or .env).
+
+    gunicorn -c gunicorn.conf.py backend.doctor.app:app    # binds HOST:DOCTOR_PORT
+    gunicorn -c gunicorn.conf.py backend.patient.app:app   # binds HOST:PATIENT_PORT
+A --bind on the command line overrides the configured one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from backend.core.config import load_settings
+from backend.core.logging import logging_config
+
+_settings = load_settings()
+
+
+def _service_from_argv(argv: list[str]) -> str:
+    for arg in argv[1:]:
+        if arg.startswith("backend.") and ":" in arg:
+            return arg.split(":", 1)[0].split(".")[1]
+    return "doctor"
+
+
+_service = _service_from_argv(sys.argv)
+_port = _settings.patient_port if _service == "patient" else _settings.doctor_port
+
+bind = [f"{_settings.host}:{_port}"]
+workers = _settings.workers
+worker_class = "backend.core.worker.MedQAWorker"
+reload = False
+preload_app = False  # each worker imports the app after the fork: no shared sockets or FAISS state
+max_requests = _settings.max_requests
+max_requests_jitter = _settings.max_requests_jitter
+timeout = _settings.worker_timeout
+graceful_timeout = _settings.graceful_timeout + int(_settings.drain_seconds)
+keepalive = _settings.keepalive
+forwarded_allow_ips = _settings.forwarded_allow_ips
+proc_name = f"medqa-{_service}"
+logconfig_dict = logging_config(_settings)
+accesslog = None  # one JSON line per request comes from the app's middleware
+# Gunicorn opens a control socket per user by default; two services on one machine would share
+# it. Each gets its own only when CONTROL_SOCKET names one (it may contain {service}).
+if _settings.control_socket:
+    control_socket = _settings.control_socket.format(service=_service)
+else:
+    control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    # A fresh metrics directory per master, so two services (or instances) never mix numbers and
+    # a restart never counts the last run's requests. Workers inherit it through the fork.
+    directory = _settings.metrics_root / f"{_service}-{os.getpid()}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    server.log.info("metrics directory %s", directory)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from backend.core.metrics import mark_worker_dead
+
+    mark_worker_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and Path(directory).parent == _settings.metrics_root:
+        shutil.rmtree(directory, ignore_errors=True)

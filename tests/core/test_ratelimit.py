@@ -1,0 +1,88 @@
+"""Rate limits hold across all workers, answer 429 in the error shape, and survive Redis outages."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from backend.devstack.redis_server import LocalRedis
+from tests.conftest import StartService
+
+
+def _get_fresh_connection(url: str) -> httpx.Response:
+    # A new connection per request lets the kernel spread requests over all workers.
+    with httpx.Client(timeout=10) as client:
+        return client.get(url)
+
+
+def test_limit_of_n_lets_exactly_n_through_across_four_workers(start_service: StartService) -> None:
+    service = start_service(RATE_LIMIT_DEFAULT="7/minute")
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(_get_fresh_connection, [f"{service.url}/api/v1/ping"] * 40))
+
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 7
+    assert statuses.count(429) == 33
+    assert len({r.headers["x-request-id"] for r in responses}) == 40
+    assert len(service.worker_pids()) == 4
+
+    refused = next(r for r in responses if r.status_code == 429)
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.json()["error"]["request_id"] == refused.headers["x-request-id"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["x-ratelimit-limit"] == "7"
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    allowed = next(r for r in responses if r.status_code == 200)
+    assert allowed.headers["x-ratelimit-limit"] == "7"
+    assert service.metric("medqa_rate_limited_total", limit="default") == 33
+
+
+def test_forwarded_for_from_an_untrusted_peer_does_not_change_the_key(start_service: StartService) -> None:
+    # The peer 127.0.0.1 is not trusted here, so X-Forwarded-For must be ignored.
+    service = start_service(RATE_LIMIT_DEFAULT="3/minute", FORWARDED_ALLOW_IPS="10.255.255.1", WORKERS="2")
+    statuses = [
+        httpx.get(f"{service.url}/api/v1/ping", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+        for i in range(6)
+    ]
+    assert statuses == [200, 200, 200, 429, 429, 429]
+
+
+def test_forwarded_for_from_a_trusted_proxy_gives_each_client_its_own_limit(
+    start_service: StartService,
+) -> None:
+    service = start_service(RATE_LIMIT_DEFAULT="2/minute", FORWARDED_ALLOW_IPS="127.0.0.1", WORKERS="2")
+    url = f"{service.url}/api/v1/ping"
+    first = [httpx.get(url, headers={"X-Forwarded-For": "198.51.100.1"}).status_code for _ in range(3)]
+    second = [httpx.get(url, headers={"X-Forwarded-For": "198.51.100.2"}).status_code for _ in range(3)]
+    assert first == [200, 200, 429]
+    assert second == [200, 200, 429]
+
+
+def test_redis_down_falls_back_to_memory_and_recovers(
+    start_service: StartService, private_redis: LocalRedis
+) -> None:
+    service = start_service(
+        REDIS_URL=private_redis.url,
+        RATE_LIMIT_DEFAULT="1000/minute",
+        RATE_LIMIT_RECHECK_SECONDS="0.5",
+        WORKERS="1",
+    )
+    url = f"{service.url}/api/v1/ping"
+    assert httpx.get(url).status_code == 200
+    private_redis.stop()
+
+    during = [httpx.get(url, timeout=5) for _ in range(5)]
+    assert [r.status_code for r in during] == [200] * 5
+    assert all("x-ratelimit-remaining" in r.headers for r in during)
+    assert service.metric("medqa_rate_limit_memory_fallback_total") >= 5
+    assert service.metric("medqa_redis_errors_total", operation="rate_limit") >= 1
+    assert "rate-limit storage unavailable" in service.log()
+
+    private_redis.start()
+    import time
+
+    time.sleep(0.6)
+    fallback_before = service.metric("medqa_rate_limit_memory_fallback_total")
+    assert httpx.get(url).status_code == 200
+    assert service.metric("medqa_rate_limit_memory_fallback_total") == fallback_before

@@ -1,0 +1,65 @@
+"""The README's run command: both services, both UIs, a Redis when none answers; Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from backend.core.config import PROJECT_ROOT
+from backend.devstack.processes import free_port
+from backend.devstack.redis_server import redis_answers
+
+
+def test_run_command_brings_up_the_stack_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    ports = {
+        name: free_port() for name in ("DOCTOR_PORT", "PATIENT_PORT", "DOCTOR_UI_PORT", "PATIENT_UI_PORT")
+    }
+    redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing answers here: the command starts it
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "REDIS_URL": redis_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "WORKERS": "2",
+    }
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.devstack.run"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while "ready; Ctrl-C stops everything" not in log_path.read_text():
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        output = log_path.read_text()
+        assert f"no Redis answered at {redis_url}" in output
+
+        doctor_ui = f"http://127.0.0.1:{ports['DOCTOR_UI_PORT']}"
+        patient_ui = f"http://127.0.0.1:{ports['PATIENT_UI_PORT']}"
+        assert "医生工作站" in httpx.get(f"{doctor_ui}/").text
+        assert "患者服务" in httpx.get(f"{patient_ui}/").text
+        # The UIs reach their own service through the same-origin /api proxy.
+        assert httpx.get(f"{doctor_ui}/api/v1/ping").json() == {"pong": "doctor"}
+        assert httpx.get(f"{patient_ui}/api/v1/ping").json() == {"pong": "patient"}
+        assert httpx.get(f"http://127.0.0.1:{ports['DOCTOR_PORT']}/readyz").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(60)
+
+    assert code == 0, log_path.read_text()
+    assert not redis_answers(redis_url)
+    for port in ports.values():
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            raise AssertionError(f"port {port} still answers after Ctrl-C")
+        except httpx.ConnectError:
+            pass
+    assert list((tmp_path / "data" / "redis").glob("appendonly*")), "the local Redis persists with AOF"
