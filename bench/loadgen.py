@@ -1,0 +1,42 @@
+"""Drives load with wrk (Debian package `wrk`) against loopback only, bounded in time."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    url: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, seconds: int = 5, connections: int = 32, threads: int = 2) -> LoadResult:
+    if not url.startswith(("http://127.0.0.1", "http://localhost")):
+        raise ValueError("load tests target loopback only")
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is needed for benchmarks: apt-get install wrk")
+    output = subprocess.run(
+        [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return LoadResult(url, rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0)
