@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     worker_timeout: int = Field(30, ge=1)
     graceful_timeout: int = Field(30, ge=1)
     keepalive: int = Field(5, ge=1)
-    drain_seconds: float = Field(0.0, ge=0, le=120)
+    drain_seconds: float = Field(1.0, ge=0, le=120)
     control_socket: str = ""
     max_body_bytes: int = Field(1_048_576, ge=1024)
     overload_retry_after: int = Field(1, ge=1)
@@ -66,6 +66,27 @@ class Settings(BaseSettings):
     cache_max_size: int = Field(5000, ge=0)
     vector_store_cache_size: int = Field(50, ge=1)
     data_dir: Path = PROJECT_ROOT / "data"
+
+    # Knowledge layer
+    embedder: Literal["hashing", "sentence-transformers", "openai"] = "hashing"
+    embedding_dim: int = Field(1024, ge=64, le=8192)
+    embedding_model_path: str = ""
+    embedding_base_url: str = ""
+    embedding_model: str = ""
+    exact_index_max_vectors: int = Field(20_000, ge=1)
+    qa_top_k: int = Field(5, ge=1, le=20)
+    qa_min_score: float = Field(0.12, ge=0, le=1)
+    qa_batch_concurrency: int = Field(4, ge=1, le=64)
+    qa_batch_max: int = Field(20, ge=1, le=100)
+
+    # LLM (OpenAI-compatible); without LLM_BASE_URL answers are composed from the knowledge itself
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    llm_timeout: float = Field(20.0, gt=0)
+    llm_max_concurrency: int = Field(8, ge=1)
+    llm_breaker_failures: int = Field(5, ge=1)
+    llm_breaker_reset_seconds: float = Field(30.0, gt=0)
 
     # Rate limits
     rate_limit_enabled: bool = True
@@ -101,6 +122,10 @@ class Settings(BaseSettings):
     @property
     def metrics_root(self) -> Path:
         return self.data_dir / "run" / "metrics"
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.data_dir / "kb"
 
 
 def load_settings() -> Settings:

@@ -65,7 +65,12 @@ class RequestEnvelopeMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                if _draining(scope):
+                    # Tell keep-alive clients to reconnect elsewhere before this worker closes
+                    # their connection, so no request races the close.
+                    headers.append((b"connection", b"close"))
+                message["headers"] = headers
             await send(message)
 
         in_progress = HTTP_IN_PROGRESS.labels(self.service)
@@ -100,6 +105,11 @@ class RequestEnvelopeMiddleware:
                 "duration_ms": round(elapsed * 1000, 2),
             },
         )
+
+
+def _draining(scope: Scope) -> bool:
+    app = scope.get("app")
+    return bool(getattr(getattr(app, "state", None), "draining", False))
 
 
 def _route(scope: Scope) -> str:
