@@ -22,14 +22,20 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(url: str, seconds: int = 5, connections: int = 32, threads: int = 2) -> LoadResult:
+def run_wrk(
+    url: str, seconds: int = 5, connections: int = 32, threads: int = 2, script: str | None = None
+) -> LoadResult:
+    """wrk against url; `script` is a wrk Lua script (e.g. one that POSTs varied bodies)."""
     if not url.startswith(("http://127.0.0.1", "http://localhost")):
         raise ValueError("load tests target loopback only")
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is needed for benchmarks: apt-get install wrk")
+    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if script:
+        command += ["-s", script]
     output = subprocess.run(
-        [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", url],
+        [*command, url],
         capture_output=True,
         text=True,
         timeout=seconds + 30,
@@ -40,3 +46,24 @@ def run_wrk(url: str, seconds: int = 5, connections: int = 32, threads: int = 2)
     p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     return LoadResult(url, rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0)
+
+
+def post_json_script(path: str, bodies: list[str]) -> str:
+    """A wrk Lua script that POSTs the given JSON bodies in turn; returns the script's path."""
+    import json
+
+    lines = ",\n".join(json.dumps(body, ensure_ascii=False) for body in bodies)
+    script = f"""
+bodies = {{
+{lines}
+}}
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = bodies[(counter % #bodies) + 1]
+  return wrk.format("POST", nil, {{["Content-Type"] = "application/json"}}, body)
+end
+"""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(script)
+    return path

@@ -69,13 +69,15 @@ class Settings(BaseSettings):
 
     # Knowledge layer
     embedder: Literal["hashing", "sentence-transformers", "openai"] = "hashing"
-    embedding_dim: int = Field(1024, ge=64, le=8192)
+    embedding_dim: int = Field(2048, ge=64, le=8192)
     embedding_model_path: str = ""
     embedding_base_url: str = ""
     embedding_model: str = ""
     exact_index_max_vectors: int = Field(20_000, ge=1)
     qa_top_k: int = Field(5, ge=1, le=20)
-    qa_min_score: float = Field(0.12, ge=0, le=1)
+    # Similarity below which a passage is not relevant; English passages are shorter, so score higher.
+    qa_min_score_zh: float = Field(0.10, ge=0, le=1)
+    qa_min_score_en: float = Field(0.20, ge=0, le=1)
     qa_batch_concurrency: int = Field(4, ge=1, le=64)
     qa_batch_max: int = Field(20, ge=1, le=100)
 

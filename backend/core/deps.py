@@ -8,6 +8,8 @@ from fastapi import Depends, Request, Response
 
 from backend.core.config import Settings
 from backend.core.errors import AppError
+from backend.core.knowledge.qa import QAPipeline
+from backend.core.knowledge.service import KnowledgeService
 from backend.core.metrics import RATE_LIMITED
 from backend.core.ratelimit import RateLimiter
 from backend.core.redis import RedisClient
@@ -23,8 +25,20 @@ def get_redis(request: Request) -> RedisClient:
     return redis
 
 
+def get_knowledge(request: Request) -> KnowledgeService:
+    knowledge: KnowledgeService = request.app.state.knowledge
+    return knowledge
+
+
+def get_qa(request: Request) -> QAPipeline:
+    pipeline: QAPipeline = request.app.state.qa
+    return pipeline
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 RedisDep = Annotated[RedisClient, Depends(get_redis)]
+KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
+QADep = Annotated[QAPipeline, Depends(get_qa)]
 
 
 def rate_limit(name: str) -> Any:

@@ -1,5 +1,21 @@
 """The doctor service: clinical QA and the consultation inbox (API on 8000)."""
 
-from backend.core.app_factory import create_app
+from fastapi import FastAPI
 
-app = create_app("doctor", title="MedQA doctor service")
+from backend.core.app_factory import create_app
+from backend.core.config import Settings
+from backend.core.knowledge.service import knowledge_lifespan
+from backend.doctor.api import kb, kg, qa
+
+
+def create_doctor_app(settings: Settings | None = None) -> FastAPI:
+    return create_app(
+        "doctor",
+        title="MedQA doctor service",
+        routers=[qa.router, kb.router, kg.router],
+        lifespans=[knowledge_lifespan],
+        settings=settings,
+    )
+
+
+app = create_doctor_app()

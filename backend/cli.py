@@ -1,0 +1,242 @@
+"""Operator commands: `python -m backend.cli kb ...` to import, list and delete knowledge stores.
+
+    kb import --format FORMAT --store NAME PATH [--allow-pickle]
+    kb list [--json]
+    kb delete-store NAME
+    kb delete-doc NAME DOC_ID
+
+Exit codes: 0 done (an import with skipped rows included), 1 nothing could be done (no document
+read, store or document not found, the write failed: the store is then unchanged), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+from tqdm import tqdm
+
+from backend.core.config import Settings, load_settings
+from backend.core.knowledge.documents import Document, valid_store_name
+from backend.core.knowledge.importers import FORMATS, UNSAFE_FORMATS, RowError
+from backend.core.knowledge.repository import DocumentNotFound, KnowledgeRepository, StoreNotFound
+from backend.core.knowledge.vector_store import StoreInfo
+
+RepositoryFactory = Callable[[Settings], KnowledgeRepository]
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines for a person at a terminal, written around the progress bars instead of through them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = "note" if record.levelno <= logging.INFO else record.levelname.lower()
+            tqdm.write(f"{level}: {record.getMessage()}", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+def _configure_logging() -> None:
+    handler = _TqdmHandler()
+    root = logging.getLogger("medqa")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    # The repository's INFO lines carry their details as structured extras, meant for JSON logs;
+    # here the summary says the same. Importers' notes (skipped by design, trust warnings) stay.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("medqa.knowledge.importers").setLevel(logging.INFO)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m backend.cli", description="MedQA operator commands.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    kb = commands.add_parser("kb", help="knowledge stores: import, list, delete")
+    actions = kb.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    importing = actions.add_parser(
+        "import",
+        help="read documents from PATH and add them to a store (same id replaces)",
+        description="Read documents from PATH and add them to a store; a document whose id is "
+        "already there replaces it. The store gets a new version, or stays as it was on error.",
+    )
+    importing.add_argument("--format", required=True, choices=sorted(FORMATS), help="format of PATH")
+    importing.add_argument("--store", required=True, metavar="NAME", help="store to add to (created if new)")
+    importing.add_argument("path", type=Path, metavar="PATH", help="file or directory to read")
+    importing.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="required by langchain-faiss, which unpickles index.pkl: only for stores from sources you trust",
+    )
+    importing.set_defaults(subparser=importing)
+
+    listing = actions.add_parser("list", help="list stores with their version, documents and chunks")
+    listing.set_defaults(subparser=listing)
+    listing.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+
+    delete_store = actions.add_parser("delete-store", help="delete a store and all its versions")
+    delete_store.add_argument("name", metavar="NAME")
+    delete_store.set_defaults(subparser=delete_store)
+
+    delete_doc = actions.add_parser("delete-doc", help="delete one document from a store")
+    delete_doc.add_argument("name", metavar="NAME")
+    delete_doc.add_argument("doc_id", metavar="DOC_ID")
+    delete_doc.set_defaults(subparser=delete_doc)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, repository_factory: RepositoryFactory = KnowledgeRepository
+) -> int:
+    args = _parser().parse_args(argv)
+    parser: argparse.ArgumentParser = args.subparser  # errors print the usage of the action at fault
+    store = getattr(args, "store", None) or getattr(args, "name", None)
+    if store is not None and not valid_store_name(store):
+        parser.error(
+            f"invalid store name {store!r}: use a-z, 0-9, '-' and '_', at most 64, starting a-z or 0-9"
+        )
+    if args.action == "import":
+        if args.format in UNSAFE_FORMATS and not args.allow_pickle:
+            parser.error(
+                f"--format {args.format} unpickles the index.pkl at {args.path}, which a crafted file can "
+                "abuse; add --allow-pickle if, and only if, you trust where this store came from"
+            )
+        if not args.path.exists():
+            parser.error(f"{args.path}: no such file or directory")
+    _configure_logging()
+    settings = load_settings()
+    repository = repository_factory(settings)
+    if args.action == "import":
+        return _import(repository, args.format, args.store, args.path)
+    if args.action == "list":
+        return _list(repository, settings, as_json=args.json)
+    if args.action == "delete-store":
+        return _delete_store(repository, args.name)
+    return _delete_document(repository, args.name, args.doc_id)
+
+
+def _import(repository: KnowledgeRepository, format_name: str, store: str, path: Path) -> int:
+    out = sys.stdout
+    started = time.monotonic()
+    documents: list[Document] = []
+    errors: list[RowError] = []
+    with tqdm(desc="reading", unit=" docs", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
+        for item in FORMATS[format_name](path):
+            if isinstance(item, RowError):
+                errors.append(item)
+                tqdm.write(f"skipped {item.location}: {item.message}", file=out)
+            else:
+                documents.append(item)
+                bar.update(1)
+    read_seconds = time.monotonic() - started
+    if not documents:
+        _write(out, f"nothing imported: no document could be read from {path}")
+        _write_skipped(out, errors)
+        return 1
+    try:
+        with tqdm(
+            total=len(documents),
+            desc="indexing",
+            unit=" docs",
+            file=sys.stderr,
+            disable=None,
+            dynamic_ncols=True,
+        ) as bar:
+
+            def advance(count: int) -> None:
+                bar.update(count)
+                if bar.n >= len(documents):
+                    # The repository reports chunking; embedding and writing follow with no count.
+                    bar.set_description("indexing (embedding and writing)")
+
+            info = repository.upsert(store, documents, on_progress=advance)
+    except Exception as exc:  # any failure (disk, embedder, ...) leaves the old version live
+        _write(out, f"import failed, store {store!r} is unchanged: {type(exc).__name__}: {exc}")
+        _write_skipped(out, errors)
+        return 1
+    seconds = time.monotonic() - started
+    _write(
+        out,
+        f"imported {len(documents)} documents from {path} into store {store!r} in {seconds:.1f} s "
+        f"(reading {read_seconds:.1f} s, indexing {seconds - read_seconds:.1f} s)",
+    )
+    _write_skipped(out, errors)
+    _write(out, f"store {_describe(info)}")
+    return 0
+
+
+def _write_skipped(out: TextIO, errors: list[RowError]) -> None:
+    if not errors:
+        _write(out, "skipped 0 rows")
+        return
+    reasons = Counter(error.reason for error in errors)
+    _write(
+        out,
+        f"skipped {len(errors)} {'row' if len(errors) == 1 else 'rows'}: "
+        + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common()),
+    )
+
+
+def _describe(info: StoreInfo) -> str:
+    return (
+        f"{info.name!r}: version {info.version}, {info.documents} documents, {info.chunks} chunks, "
+        f"index {info.index_type}, embedder {info.embedder}"
+    )
+
+
+def _list(repository: KnowledgeRepository, settings: Settings, *, as_json: bool) -> int:
+    stores = repository.list_stores()
+    if as_json:
+        sys.stdout.write(orjson.dumps([info.model_dump() for info in stores]).decode() + "\n")
+        return 0
+    if not stores:
+        _write(sys.stdout, f"no knowledge stores in {settings.kb_dir}")
+        return 0
+    rows = [("NAME", "VERSION", "DOCUMENTS", "CHUNKS", "INDEX", "EMBEDDER")]
+    rows += [
+        (i.name, str(i.version), str(i.documents), str(i.chunks), i.index_type, i.embedder) for i in stores
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        _write(
+            sys.stdout, "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def _delete_store(repository: KnowledgeRepository, name: str) -> int:
+    try:
+        repository.delete_store(name)
+    except StoreNotFound:
+        _write(sys.stdout, f"no store named {name!r}")
+        return 1
+    _write(sys.stdout, f"deleted store {name!r}")
+    return 0
+
+
+def _delete_document(repository: KnowledgeRepository, name: str, doc_id: str) -> int:
+    try:
+        info = repository.delete_document(name, doc_id)
+    except StoreNotFound:
+        _write(sys.stdout, f"no store named {name!r}")
+        return 1
+    except DocumentNotFound:
+        _write(sys.stdout, f"no document {doc_id!r} in store {name!r}")
+        return 1
+    _write(sys.stdout, f"deleted document {doc_id!r}; store {_describe(info)}")
+    return 0
+
+
+def _write(out: TextIO, line: str) -> None:
+    out.write(line + "\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""API shapes of question answering, shared by the doctor and patient services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.core.knowledge.documents import STORE_NAME
+from backend.core.knowledge.qa import Answer
+
+StoreName = Annotated[str, Field(pattern=STORE_NAME.pattern)]
+
+
+class StrictModel(BaseModel):
+    """Input models: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class QARequest(StrictModel):
+    question: str = Field(min_length=1, max_length=500)
+    stores: list[StoreName] | None = Field(
+        None, max_length=10, description="Stores to search; all if omitted"
+    )
+    top_k: int | None = Field(None, ge=1, le=20)
+
+
+class SourceOut(BaseModel):
+    number: int
+    store: str
+    doc_id: str
+    title: str
+    snippet: str
+    score: float
+
+
+class EntityOut(BaseModel):
+    name: str
+    type: str
+
+
+class QAResponse(BaseModel):
+    answer: str
+    sources: list[SourceOut]
+    entities: list[EntityOut]
+    intents: list[str]
+    cached: bool = False
+    degraded: bool
+    disclaimer: str
+    took_ms: float
+
+    @classmethod
+    def of(cls, answer: Answer, disclaimer: str) -> QAResponse:
+        grounding = answer.grounding
+        entities = {(e.name, e.type): EntityOut(name=e.name, type=e.type) for e in grounding.entities}
+        return cls(
+            answer=answer.answer,
+            sources=[SourceOut(**vars(source)) for source in grounding.sources],
+            entities=list(entities.values()),
+            intents=grounding.intents,
+            degraded=answer.degraded,
+            disclaimer=disclaimer,
+            took_ms=answer.took_ms,
+        )

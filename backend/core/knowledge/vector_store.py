@@ -1,0 +1,162 @@
+"""One version of one knowledge store on disk, and the loaded, searchable form of it.
+
+A version is a directory written once and never changed:
+    index.faiss   FAISS index over chunk vectors (exact for small stores, HNSW for large ones)
+    chunks.jsonl  one JSON object per chunk, in index order (plain data: nothing executes on load)
+    offsets.npy   byte offset of each chunk line, so a hit is read with one pread
+    embedder.npz  the embedder's fitted state (e.g. IDF)
+    meta.json     store name, version, embedder identity, index type, counts
+Loading maps the index with IO_FLAG_MMAP_IFC, so every worker shares one copy in the page cache.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import orjson
+from pydantic import BaseModel
+
+from backend.core.knowledge.documents import Chunk
+from backend.core.knowledge.embeddings import EmbedderMismatch, StoreEmbedder, Vectors
+
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 64
+
+
+class StoreInfo(BaseModel):
+    name: str
+    version: int
+    documents: int
+    chunks: int
+    index_type: str
+    embedder: str
+    built_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    store: str
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    metadata: dict[str, Any]
+
+
+def build_index(vectors: Vectors, exact_max: int) -> tuple[Any, str]:
+    """Exact inner-product search up to `exact_max` vectors, HNSW beyond (recall measured in bench/)."""
+    dim = vectors.shape[1]
+    index: Any
+    if len(vectors) <= exact_max:
+        index = faiss.IndexFlatIP(dim)
+        kind = "flat"
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        kind = "hnsw"
+    if len(vectors):
+        index.add(vectors)
+    return index, kind
+
+
+def write_version(
+    directory: Path,
+    info: StoreInfo,
+    chunks: Sequence[Chunk],
+    vectors: Vectors,
+    embedder: StoreEmbedder,
+    exact_max: int,
+) -> StoreInfo:
+    """Write a complete version into `directory` (which the caller then publishes atomically)."""
+    directory.mkdir(parents=True)
+    index, kind = build_index(vectors, exact_max)
+    faiss.write_index(index, str(directory / "index.faiss"))
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    with (directory / "chunks.jsonl").open("wb") as out:
+        for i, chunk in enumerate(chunks):
+            out.write(orjson.dumps(chunk.model_dump()) + b"\n")
+            offsets[i + 1] = out.tell()
+    np.save(directory / "offsets.npy", offsets)
+    state: dict[str, Any] = dict(embedder.state())
+    np.savez(directory / "embedder.npz", **state)
+    info = info.model_copy(update={"index_type": kind, "chunks": len(chunks), "built_at": time.time()})
+    (directory / "meta.json").write_text(info.model_dump_json(indent=2))
+    return info
+
+
+def read_chunks(directory: Path) -> Iterator[Chunk]:
+    with (directory / "chunks.jsonl").open("rb") as source:
+        for line in source:
+            yield Chunk.model_validate(orjson.loads(line))
+
+
+def read_info(directory: Path) -> StoreInfo:
+    return StoreInfo.model_validate_json((directory / "meta.json").read_text())
+
+
+class LoadedStore:
+    """A version opened for search. Thread-safe: FAISS CPU search and os.pread need no lock."""
+
+    _fd = -1  # so close() is safe when __init__ failed before opening the file
+
+    def __init__(self, directory: Path, embedder: StoreEmbedder) -> None:
+        self.directory = directory
+        self.info = read_info(directory)
+        if self.info.embedder != embedder.identity:
+            raise EmbedderMismatch(
+                f"store {self.info.name!r} was built with embedder {self.info.embedder!r}, but "
+                f"{embedder.identity!r} is configured; rebuild the store or set EMBEDDER back"
+            )
+        with np.load(directory / "embedder.npz") as state:
+            embedder.load_state({key: state[key] for key in state.files})
+        self.embedder = embedder
+        index: Any = faiss.read_index(str(directory / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        if self.info.index_type == "hnsw":
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        self.index = index
+        self._offsets = np.load(directory / "offsets.npy", mmap_mode="r")
+        # The open descriptor keeps this version readable even after a newer one replaces it.
+        self._fd = os.open(directory / "chunks.jsonl", os.O_RDONLY)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def version(self) -> int:
+        return self.info.version
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.embedder.embed_array([text])
+
+    def chunk(self, position: int) -> Chunk:
+        start, end = int(self._offsets[position]), int(self._offsets[position + 1])
+        return Chunk.model_validate(orjson.loads(os.pread(self._fd, end - start, start)))
+
+    def search(self, query: Vectors, top_k: int) -> list[Hit]:
+        if self.index.ntotal == 0:
+            return []
+        scores, positions = self.index.search(query, min(top_k, self.index.ntotal))
+        hits = []
+        for score, position in zip(scores[0], positions[0], strict=True):
+            if position < 0:
+                continue
+            chunk = self.chunk(int(position))
+            hits.append(Hit(self.name, chunk.doc_id, chunk.title, chunk.text, float(score), chunk.metadata))
+        return hits
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()

@@ -1,0 +1,95 @@
+"""Knowledge stores: search, list, add or replace documents, delete documents and stores."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from backend.core.deps import KnowledgeDep, rate_limit
+from backend.core.errors import AppError
+from backend.core.knowledge.documents import DOC_ID, STORE_NAME, Document
+from backend.core.knowledge.repository import DocumentNotFound, StoreNotFound
+from backend.core.knowledge.schemas import StoreName, StrictModel
+from backend.core.knowledge.vector_store import StoreInfo
+
+StorePath = Annotated[str, Path(pattern=STORE_NAME.pattern)]
+DocIdPath = Annotated[str, Path(pattern=DOC_ID.pattern)]
+
+router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"], dependencies=[rate_limit("default")])
+
+
+class SearchRequest(StrictModel):
+    query: str = Field(min_length=1, max_length=500)
+    stores: list[StoreName] | None = Field(None, max_length=10)
+    top_k: int = Field(5, ge=1, le=50)
+
+
+class SearchHit(BaseModel):
+    store: str
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    metadata: dict[str, Any]
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHit]
+
+
+class DocumentsRequest(StrictModel):
+    documents: list[Document] = Field(min_length=1, max_length=1000)
+
+
+class StoresResponse(BaseModel):
+    stores: list[StoreInfo]
+
+
+@router.post("/search", summary="Passages most similar to the query, across stores")
+async def search(body: SearchRequest, knowledge: KnowledgeDep) -> SearchResponse:
+    try:
+        hits = await knowledge.search(body.query, body.stores, body.top_k)
+    except StoreNotFound as exc:
+        raise AppError(404, f"Knowledge store not found: {exc}") from None
+    return SearchResponse(hits=[SearchHit(**asdict(hit)) for hit in hits])
+
+
+@router.get("/stores", summary="Every store with its version, size and index type")
+async def list_stores(knowledge: KnowledgeDep) -> StoresResponse:
+    return StoresResponse(stores=await asyncio.to_thread(knowledge.repository.list_stores))
+
+
+@router.post(
+    "/stores/{store}/documents",
+    summary="Add documents (same id replaces); creates the store if needed",
+    status_code=201,
+)
+async def add_documents(store: StorePath, body: DocumentsRequest, knowledge: KnowledgeDep) -> StoreInfo:
+    info = await asyncio.to_thread(knowledge.repository.upsert, store, body.documents)
+    await knowledge.refresh()
+    return info
+
+
+@router.delete("/stores/{store}/documents/{doc_id}", summary="Remove one document")
+async def delete_document(store: StorePath, doc_id: DocIdPath, knowledge: KnowledgeDep) -> StoreInfo:
+    try:
+        info = await asyncio.to_thread(knowledge.repository.delete_document, store, doc_id)
+    except StoreNotFound:
+        raise AppError(404, f"Knowledge store not found: {store}") from None
+    except DocumentNotFound:
+        raise AppError(404, f"Document not found: {doc_id}") from None
+    await knowledge.refresh()
+    return info
+
+
+@router.delete("/stores/{store}", summary="Remove a store and all its documents", status_code=204)
+async def delete_store(store: StorePath, knowledge: KnowledgeDep) -> None:
+    try:
+        await asyncio.to_thread(knowledge.repository.delete_store, store)
+    except StoreNotFound:
+        raise AppError(404, f"Knowledge store not found: {store}") from None
+    await knowledge.refresh()

@@ -1,0 +1,105 @@
+"""Clinical question answering: one question, a batch, or a streamed answer (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from backend.core.deps import QADep, rate_limit
+from backend.core.errors import AppError
+from backend.core.knowledge.qa import DISCLAIMER, QAPipeline
+from backend.core.knowledge.repository import StoreNotFound
+from backend.core.knowledge.schemas import QARequest, QAResponse, SourceOut, StrictModel
+
+router = APIRouter(prefix="/api/v1/medical", tags=["question answering"], dependencies=[rate_limit("qa")])
+
+
+async def _answer(qa: QAPipeline, body: QARequest) -> QAResponse:
+    try:
+        answer = await qa.answer(body.question, body.stores, body.top_k, audience="doctor")
+    except StoreNotFound as exc:
+        raise AppError(404, f"Knowledge store not found: {exc}") from None
+    return QAResponse.of(answer, DISCLAIMER[answer.grounding.language])
+
+
+@router.post("/qa", summary="Answer a clinical question from the knowledge base and graph")
+async def ask(body: QARequest, qa: QADep) -> QAResponse:
+    return await _answer(qa, body)
+
+
+class BatchRequest(StrictModel):
+    # Items are validated one by one, so a bad item fails alone instead of failing the batch.
+    questions: list[str | dict[str, Any]] = Field(
+        min_length=1, max_length=100, description="Questions, or objects shaped like a /qa request"
+    )
+
+
+class BatchItem(BaseModel):
+    ok: bool
+    result: QAResponse | None = None
+    error: dict[str, str] | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItem]
+
+
+@router.post("/qa/batch", summary="Answer several questions in parallel; one bad item fails alone")
+async def ask_batch(body: BatchRequest, qa: QADep, request: Request) -> BatchResponse:
+    settings = request.app.state.settings
+    if len(body.questions) > settings.qa_batch_max:
+        raise AppError(422, f"At most {settings.qa_batch_max} questions per batch.")
+    gate = asyncio.Semaphore(settings.qa_batch_concurrency)
+
+    async def one(raw: str | dict[str, Any]) -> BatchItem:
+        try:
+            item = QARequest.model_validate({"question": raw} if isinstance(raw, str) else raw)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) or "question" for e in exc.errors())
+            return BatchItem(ok=False, error={"code": "validation_error", "message": f"Invalid: {fields}"})
+        async with gate:
+            try:
+                return BatchItem(ok=True, result=await _answer(qa, item))
+            except AppError as exc:
+                return BatchItem(ok=False, error={"code": exc.code, "message": exc.message})
+
+    return BatchResponse(results=list(await asyncio.gather(*(one(q) for q in body.questions))))
+
+
+@router.post(
+    "/qa/stream",
+    summary="The same answer streamed as server-sent events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def ask_stream(body: QARequest, qa: QADep) -> StreamingResponse:
+    try:
+        grounding = await qa.ground(body.question, body.stores, body.top_k, audience="doctor")
+    except StoreNotFound as exc:
+        raise AppError(404, f"Knowledge store not found: {exc}") from None
+
+    async def events() -> AsyncIterator[bytes]:
+        meta: dict[str, Any] = {
+            "sources": [SourceOut(**vars(s)).model_dump() for s in grounding.sources],
+            "entities": [{"name": e.name, "type": e.type} for e in grounding.entities],
+            "intents": grounding.intents,
+            "disclaimer": DISCLAIMER[grounding.language],
+        }
+        yield _sse("meta", meta)
+        async for event, text in qa.stream(body.question, grounding, audience="doctor"):
+            if event == "done":
+                yield _sse("done", {"degraded": text == "degraded", "mode": text})
+            else:
+                yield _sse("delta", {"text": text})
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
