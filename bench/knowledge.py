@@ -164,7 +164,7 @@ def main() -> None:
         raise SystemExit(f"the public data sets are expected under {SHARED}")
 
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="medqa-bench-"))
-    settings = Settings.model_validate({"data_dir": data_dir})
+    settings = Settings(data_dir=data_dir)
     repository = KnowledgeRepository(settings)
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     ensure_starter_store(repository)
@@ -208,6 +208,8 @@ def main() -> None:
         rng.shuffle(qa_questions)
         bodies = [json.dumps({"question": q[:500]}, ensure_ascii=False) for q in qa_questions]
         script = post_json_script(str(data_dir / "qa.lua"), bodies)
+        # Warm-up: every worker touches the memory-mapped indexes (first touches are page faults).
+        run_wrk(f"{base}/api/v1/medical/qa", seconds=max(10, args.seconds), script=script)
         run_wrk(f"{base}/healthz", seconds=1)
         hello = run_wrk(f"{base}/healthz", seconds=args.seconds)
         qa = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict, Field
 
 STORE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -34,18 +34,24 @@ class Chunk(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-_splitter = RecursiveCharacterTextSplitter(
-    separators=_SEPARATORS,
-    chunk_size=CHUNK_SIZE,
-    chunk_overlap=CHUNK_OVERLAP,
-    keep_separator="end",
-    strip_whitespace=True,
-)
+@lru_cache(maxsize=1)
+def _splitter() -> Any:
+    # Imported on first write: the serving workers only read stores and need not carry it.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter(
+        separators=_SEPARATORS,
+        chunk_size=CHUNK_SIZE,
+        chunk_overlap=CHUNK_OVERLAP,
+        keep_separator="end",
+        strip_whitespace=True,
+    )
 
 
 def chunk_document(document: Document) -> list[Chunk]:
     """Cut a document into retrieval chunks; each keeps its document id, title and metadata."""
-    pieces = [document.text] if len(document.text) <= CHUNK_SIZE else _splitter.split_text(document.text)
+    text = document.text
+    pieces = [text] if len(text) <= CHUNK_SIZE else _splitter().split_text(text)
     return [
         Chunk(doc_id=document.id, title=document.title, text=piece, position=i, metadata=document.metadata)
         for i, piece in enumerate(p for p in pieces if p.strip())

@@ -212,7 +212,7 @@ def _symptom_facts(
 def _reverse_facts(
     intent: str,
     entities: Sequence[ExtractedEntity],
-    lookup: Callable[[str], list[DiseaseRecord]],
+    lookup: Callable[[str, int], list[DiseaseRecord]],
     english: _English | None,
     zh: str,
     en: str,
@@ -222,7 +222,7 @@ def _reverse_facts(
     for entity in entities:
         if _DOSE.search(entity.name):
             continue
-        for record in lookup(entity.name)[:limit]:
+        for record in lookup(entity.name, limit):
             text = zh.format(item=entity.name, name=record.name)
             text_en = None
             if english is not None:

@@ -22,6 +22,7 @@ from operator import itemgetter
 from typing import Any, Final, Literal, get_args
 
 from backend.core.knowledge.diseases import STARTER_DIR, DiseaseRecord
+from backend.core.knowledge.records import RecordFiles
 
 EntityType = Literal["disease", "symptom", "drug", "check", "department", "food", "complication"]
 ENTITY_TYPES: Final[tuple[EntityType, ...]] = get_args(EntityType)
@@ -122,7 +123,8 @@ class KnowledgeGraph:
     """Read-only after `build()`; safe to share between threads."""
 
     def __init__(self) -> None:
-        self._records: dict[str, DiseaseRecord] = {}
+        # During build a plain dict; `keep_records_in()` may then hand them to an on-disk mapping.
+        self._records: Mapping[str, DiseaseRecord] | RecordFiles = {}
         self._disease_keys: dict[str, str] = {}  # name / name_en / alias key -> disease id
         self._disease_entities: dict[str, Entity] = {}  # by disease id
         self._entities: dict[EntityType, dict[str, Entity]] = {t: {} for t in ENTITY_TYPES if t != "disease"}
@@ -158,11 +160,13 @@ class KnowledgeGraph:
         # This loop runs once per edge (~400k for an imported table), so it leans on C-level helpers
         # and touches each edge once in Python.
         plan = [(RELATION_TARGETS[r][0], spelling[r], forward[r], reverse[r]) for r in RELATIONS]
+        by_id_records: dict[str, DiseaseRecord] = {}
+        graph._records = by_id_records
         for record in records:
             disease_id = record.id
-            if disease_id in graph._records:
+            if disease_id in by_id_records:
                 continue
-            graph._records[disease_id] = record
+            by_id_records[disease_id] = record
             for field, first, by_id, backward in plan:
                 raw = getattr(record, field)
                 if not raw:
@@ -311,15 +315,22 @@ class KnowledgeGraph:
         """The target names of one relation of one disease, in the record's order."""
         return self._forward[relation].get(disease_id, ())
 
-    def diseases_related(self, relation: Relation, target: str) -> list[DiseaseRecord]:
+    def keep_records_in(self, records: RecordFiles) -> None:
+        """Serve records from `records` (on disk) instead of holding them; it must hold the same ids."""
+        self._records = records
+
+    def diseases_related(
+        self, relation: Relation, target: str, limit: int | None = None
+    ) -> list[DiseaseRecord]:
         """Reverse lookup: the diseases with a `relation` edge to `target`, in build order."""
-        return [self._records[i] for i in self._reverse[relation].get(name_key(target), ())]
+        ids = self._reverse[relation].get(name_key(target), ())
+        return [self._records[i] for i in (ids if limit is None else ids[:limit])]
 
-    def diseases_for_drug(self, drug: str) -> list[DiseaseRecord]:
-        return self.diseases_related("common_drug", drug)
+    def diseases_for_drug(self, drug: str, limit: int | None = None) -> list[DiseaseRecord]:
+        return self.diseases_related("common_drug", drug, limit)
 
-    def diseases_for_check(self, check: str) -> list[DiseaseRecord]:
-        return self.diseases_related("need_check", check)
+    def diseases_for_check(self, check: str, limit: int | None = None) -> list[DiseaseRecord]:
+        return self.diseases_related("need_check", check, limit)
 
     def complication_diseases(self, disease_id: str) -> list[DiseaseRecord]:
         """The complications of a disease that are diseases of the graph themselves."""
@@ -379,15 +390,16 @@ class KnowledgeGraph:
                     if weight > per_term.get(index, 0.0):
                         per_term[index] = weight
         query_norm = math.sqrt(query_norm_sq)
-        ranked = [
+        scored = [
             (
-                self._records[disease_id],
+                disease_id,
                 sum(w * w for w in per_term.values()) / (query_norm * self._symptom_norm[disease_id]),
             )
             for disease_id, per_term in matched.items()
         ]
-        ranked.sort(key=lambda pair: (-pair[1], pair[0].name, pair[0].id))
-        return ranked if limit is None else ranked[:limit]
+        # Ranked by ids and names held in memory, so only the records returned are read.
+        scored.sort(key=lambda pair: (-pair[1], self._disease_entities[pair[0]].name, pair[0]))
+        return [(self._records[i], score) for i, score in (scored if limit is None else scored[:limit])]
 
     # ------------------------------------------------------------ card, stats
 

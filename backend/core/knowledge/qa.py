@@ -121,11 +121,12 @@ class QAPipeline:
             if audience == "patient" and fact.intent in {"disease_drug", "drug_disease"}:
                 continue  # patients get no drug lists; a doctor decides on medication
             text = fact.text_en if language == "en" and fact.text_en else fact.text
-            source = _find(sources, DISEASE_STORE, fact.disease_id)
+            store = self.knowledge.record_store.get(fact.disease_id, DISEASE_STORE)
+            source = _find(sources, store, fact.disease_id)
             if source is None:
                 number = len(sources) + 1
                 snippet = text[:SNIPPET_CHARS]
-                source = Source(number, DISEASE_STORE, fact.disease_id, fact.disease, snippet, 1.0)
+                source = Source(number, store, fact.disease_id, fact.disease, snippet, 1.0)
                 sources.append(source)
             facts.append((text, source.number))
         passages = []

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import gc
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -20,14 +23,17 @@ from backend.core.knowledge.diseases import DiseaseRecord, starter_diseases
 from backend.core.knowledge.entities import EntityExtractor, ExtractedEntity
 from backend.core.knowledge.graph import KnowledgeGraph
 from backend.core.knowledge.metrics import SEARCH_DURATION
+from backend.core.knowledge.records import RecordFiles
 from backend.core.knowledge.repository import KnowledgeRepository, StoreNotFound
 from backend.core.knowledge.store_cache import StoreCache
-from backend.core.knowledge.vector_store import Hit, LoadedStore, read_chunks
+from backend.core.knowledge.vector_store import Hit, LoadedStore, StoreInfo
 from backend.core.logging import get_logger
 
 log = get_logger("knowledge")
 
 DISEASE_STORE = "diseases"
+MIN_SCRIPT_SHARE = 0.05  # a store with less of the question's script than this is not searched
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
 REFRESH_SECONDS = 1.0
 
 
@@ -38,13 +44,32 @@ def ensure_starter_store(repository: KnowledgeRepository) -> None:
         repository.upsert(DISEASE_STORE, documents, only_if_missing=True)
 
 
-def disease_records(repository: KnowledgeRepository, version: int) -> list[DiseaseRecord]:
-    """The structured diseases of one version of the `diseases` store (for the graph)."""
-    records: dict[str, DiseaseRecord] = {}
-    for chunk in read_chunks(repository.version_dir(DISEASE_STORE, version)):
-        if chunk.doc_id not in records and chunk.metadata.get("kind") == "disease":
-            records[chunk.doc_id] = DiseaseRecord.model_validate({"id": chunk.doc_id, **chunk.metadata})
-    return list(records.values())
+def load_graph(
+    repository: KnowledgeRepository, versions: dict[str, int]
+) -> tuple[KnowledgeGraph, dict[str, str]]:
+    """The graph over every store's structured diseases (the starter store first), and the store
+    each disease came from. Records stay on disk (see records.py); the graph keeps their offsets."""
+    files = RecordFiles()
+    records: list[DiseaseRecord] = []
+    origin: dict[str, str] = {}
+    for store in sorted(versions, key=lambda name: (name != DISEASE_STORE, name)):
+        path = repository.version_dir(store, versions[store]) / "records.jsonl"
+        if path.exists():
+            for record in files.add_file(path):
+                origin[record.id] = store
+                records.append(record)
+    graph = KnowledgeGraph.build(records)
+    graph.keep_records_in(files)
+    del records
+    _return_free_memory()
+    return graph, origin
+
+
+def _return_free_memory() -> None:
+    """Hand the heap freed by the build back to the OS (glibc keeps it otherwise): per worker."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class KnowledgeService:
@@ -55,7 +80,9 @@ class KnowledgeService:
         self.stores = StoreCache(self.repository, settings.vector_store_cache_size, service)
         self.graph = KnowledgeGraph.build([])
         self.extractor = EntityExtractor.build(self.graph)
-        self.graph_version: int | None = None
+        self.record_store: dict[str, str] = {}  # disease id -> the store holding its document
+        self.graph_versions: dict[str, int] | None = None  # store versions the graph was built from
+        self.store_infos: list[StoreInfo] = []  # the live stores, refreshed with the graph
 
     # --- start-up and refresh --------------------------------------------------------------
 
@@ -64,19 +91,17 @@ class KnowledgeService:
         await self.refresh_graph()
 
     async def refresh_graph(self) -> None:
-        """Rebuild the graph and the extractor when the `diseases` store has a new version."""
-        version = await asyncio.to_thread(self.repository.current_version, DISEASE_STORE)
-        if version == self.graph_version:
+        """Re-read the live stores; rebuild the graph and the extractor when any has a new version."""
+        self.store_infos = await asyncio.to_thread(self.repository.list_stores)
+        versions = {info.name: info.version for info in self.store_infos}
+        if versions == self.graph_versions:
             return
-        if version is None:
-            graph = KnowledgeGraph.build([])
-        else:
-            records = await asyncio.to_thread(disease_records, self.repository, version)
-            graph = await asyncio.to_thread(KnowledgeGraph.build, records)
+        graph, origin = await asyncio.to_thread(load_graph, self.repository, versions)
         extractor = await asyncio.to_thread(EntityExtractor.build, graph)
-        # Swapped together, so a request sees one consistent graph and extractor.
-        self.graph, self.extractor, self.graph_version = graph, extractor, version
-        log.info("knowledge graph ready", extra={"version": version, **graph.stats()})
+        # Swapped together, so a request sees one consistent graph, extractor and origin map.
+        self.graph, self.extractor, self.record_store = graph, extractor, origin
+        self.graph_versions = versions
+        log.info("knowledge graph ready", extra={"stores": len(versions), **graph.stats()})
 
     async def refresh(self) -> None:
         await self.stores.refresh_versions()
@@ -97,8 +122,22 @@ class KnowledgeService:
         return await asyncio.to_thread(extractor.extract, text)
 
     async def search(self, query: str, stores: Sequence[str] | None, top_k: int) -> list[Hit]:
-        """Search stores concurrently and merge by score; a missing store named by the caller is an error."""
-        names = list(stores) if stores else await self.store_names()
+        """Search stores concurrently and merge by score; a missing store named by the caller is an error.
+
+        Without named stores, every store that can match the question's script is searched: hashed
+        n-grams never match across scripts, so an English-only store cannot answer a Chinese question
+        (and searching it would only cost time).
+        """
+        if stores:
+            names = list(stores)
+        else:
+            chinese = _CJK.search(query) is not None
+            infos = self.store_infos
+            names = [
+                info.name
+                for info in infos
+                if (info.cjk_share >= MIN_SCRIPT_SHARE if chinese else info.cjk_share <= 1 - MIN_SCRIPT_SHARE)
+            ]
         loaded = await asyncio.gather(*(self.stores.get(name) for name in names))
         results = await asyncio.gather(*(self._search_one(store, query, top_k) for store in loaded))
         merged = [hit for hits in results for hit in hits]
@@ -115,12 +154,8 @@ class KnowledgeService:
         SEARCH_DURATION.labels(self.service).observe(time.perf_counter() - started)
         return hits
 
-    async def store_names(self) -> list[str]:
-        infos = await asyncio.to_thread(self.repository.list_stores)
-        return [info.name for info in infos]
-
     async def ready(self) -> None:
-        if self.graph_version is None:
+        if self.graph_versions is None:
             raise StoreNotFound(DISEASE_STORE)
         await self.stores.get(DISEASE_STORE)
 

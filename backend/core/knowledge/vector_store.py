@@ -5,6 +5,7 @@ A version is a directory written once and never changed:
     chunks.jsonl  one JSON object per chunk, in index order (plain data: nothing executes on load)
     offsets.npy   byte offset of each chunk line, so a hit is read with one pread
     embedder.npz  the embedder's fitted state (e.g. IDF)
+    records.jsonl the structured disease records among its documents, for the knowledge graph
     meta.json     store name, version, embedder identity, index type, counts
 Loading maps the index with IO_FLAG_MMAP_IFC, so every worker shares one copy in the page cache.
 """
@@ -12,6 +13,7 @@ Loading maps the index with IO_FLAG_MMAP_IFC, so every worker shares one copy in
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,9 +28,9 @@ from pydantic import BaseModel
 from backend.core.knowledge.documents import Chunk
 from backend.core.knowledge.embeddings import EmbedderMismatch, StoreEmbedder, Vectors
 
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 40
-HNSW_EF_SEARCH = 64
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
 
 
 class StoreInfo(BaseModel):
@@ -39,6 +41,7 @@ class StoreInfo(BaseModel):
     index_type: str
     embedder: str
     built_at: float = 0.0
+    cjk_share: float = 0.5  # share of CJK among letters in its text: which questions it can answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +88,34 @@ def write_version(
             out.write(orjson.dumps(chunk.model_dump()) + b"\n")
             offsets[i + 1] = out.tell()
     np.save(directory / "offsets.npy", offsets)
+    with (directory / "records.jsonl").open("wb") as out:
+        seen: set[str] = set()
+        for chunk in chunks:
+            if chunk.metadata.get("kind") == "disease" and chunk.doc_id not in seen:
+                seen.add(chunk.doc_id)
+                out.write(orjson.dumps({**chunk.metadata, "id": chunk.doc_id}) + b"\n")
     state: dict[str, Any] = dict(embedder.state())
     np.savez(directory / "embedder.npz", **state)
-    info = info.model_copy(update={"index_type": kind, "chunks": len(chunks), "built_at": time.time()})
+    update = {
+        "index_type": kind,
+        "chunks": len(chunks),
+        "built_at": time.time(),
+        "cjk_share": cjk_share(chunks),
+    }
+    info = info.model_copy(update=update)
     (directory / "meta.json").write_text(info.model_dump_json(indent=2))
     return info
+
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def cjk_share(chunks: Sequence[Chunk], sample: int = 2000) -> float:
+    step = max(1, len(chunks) // sample)
+    text = "".join(chunk.text for chunk in chunks[::step])
+    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
+    return round(cjk / (cjk + latin), 3) if cjk + latin else 0.5
 
 
 def read_chunks(directory: Path) -> Iterator[Chunk]:
