@@ -1,0 +1,47 @@
+"""The knowledge layer under the real gunicorn master: one load per worker, shared on disk, ready."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.conftest import StartService
+
+
+def _ask(url: str) -> int:
+    with httpx.Client(timeout=30) as client:  # a new connection per request spreads them over workers
+        return client.post(url, json={"question": "高血压有哪些症状？"}).status_code
+
+
+def test_concurrent_first_questions_load_each_store_once_per_worker(start_service: StartService) -> None:
+    service = start_service("backend.doctor.app:app", RATE_LIMIT_QA="100000/minute")
+    ready = httpx.get(f"{service.url}/readyz").json()
+    assert ready["checks"] == {"redis": "ok", "knowledge": "ok"}
+    loads_before = service.metric("medqa_kb_store_loads_total")  # the readiness checks loaded it
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(_ask, [f"{service.url}/api/v1/medical/qa"] * 200))
+
+    assert statuses == [200] * 200
+    assert service.metric("medqa_kb_store_loads_total") <= 4  # never more than once per worker
+    assert service.metric("medqa_kb_store_loads_total") >= loads_before
+    assert service.metric("medqa_kb_store_load_failures_total") == 0
+    assert service.metric("medqa_qa_answers_total", mode="extractive") == 200
+
+
+def test_a_document_added_through_one_worker_is_found_by_all(start_service: StartService) -> None:
+    service = start_service("backend.doctor.app:app", RATE_LIMIT_DEFAULT="100000/minute")
+    text = "本院发热门诊位于门诊楼一层东侧，二十四小时开放。"
+    document = {"id": "note-1", "title": "本院发热门诊", "text": text}
+    created = httpx.post(f"{service.url}/api/v1/kb/stores/hospital/documents", json={"documents": [document]})
+    assert created.status_code == 201
+
+    time.sleep(1.5)  # every worker's refresher runs once a second
+    for _ in range(12):
+        with httpx.Client() as client:
+            hits = client.post(
+                f"{service.url}/api/v1/kb/search", json={"query": "发热门诊在哪里", "stores": ["hospital"]}
+            ).json()["hits"]
+        assert hits[0]["doc_id"] == "note-1"
