@@ -193,7 +193,33 @@ def hashed_ngrams(text: str) -> npt.NDArray[np.uint64]:
     return _mix(np.concatenate([unigrams, bigrams, trigrams, words]))
 
 
-class HashingEmbeddings(Embeddings):
+class ArrayEmbeddings(Embeddings):
+    """langchain-core's interface over `embed_array`; embedders that need no fitting keep the defaults."""
+
+    identity: str
+    dim: int
+    corpus_fitted = False
+
+    def embed_array(self, texts: Sequence[str]) -> Vectors:
+        raise NotImplementedError
+
+    def fit(self, texts: Sequence[str]) -> None:
+        return None
+
+    def state(self) -> dict[str, npt.NDArray[Any]]:
+        return {}
+
+    def load_state(self, state: dict[str, npt.NDArray[Any]]) -> None:
+        return None
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_array([text])[0].tolist()  # type: ignore[no-any-return]
+
+
+class HashingEmbeddings(ArrayEmbeddings):
     corpus_fitted = True
 
     def __init__(self, dim: int = 1024) -> None:
@@ -237,17 +263,9 @@ class HashingEmbeddings(Embeddings):
     def load_state(self, state: dict[str, npt.NDArray[Any]]) -> None:
         self.idf = state["idf"].astype(np.float32)
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
 
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_array([text])[0].tolist()  # type: ignore[no-any-return]
-
-
-class SentenceTransformerEmbeddings(Embeddings):
+class SentenceTransformerEmbeddings(ArrayEmbeddings):
     """A sentence-transformers model read from a local directory; nothing is downloaded."""
-
-    corpus_fitted = False
 
     def __init__(self, model_path: str) -> None:
         from sentence_transformers import SentenceTransformer  # optional dependency
@@ -256,30 +274,13 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.dim = int(self._model.get_sentence_embedding_dimension())
         self.identity = f"sentence-transformers/{model_path.rstrip('/').rsplit('/', 1)[-1]}/dim={self.dim}"
 
-    def fit(self, texts: Sequence[str]) -> None:
-        return None
-
     def embed_array(self, texts: Sequence[str]) -> Vectors:
         vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
 
-    def state(self) -> dict[str, npt.NDArray[Any]]:
-        return {}
 
-    def load_state(self, state: dict[str, npt.NDArray[Any]]) -> None:
-        return None
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_array([text])[0].tolist()  # type: ignore[no-any-return]
-
-
-class OpenAIEmbeddings(Embeddings):
+class OpenAIEmbeddings(ArrayEmbeddings):
     """An OpenAI-compatible /v1/embeddings endpoint (EMBEDDING_BASE_URL includes /v1)."""
-
-    corpus_fitted = False
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 30.0) -> None:
         self._client = httpx.Client(
@@ -297,9 +298,6 @@ class OpenAIEmbeddings(Embeddings):
         data = sorted(response.json()["data"], key=lambda item: item["index"])
         return [item["embedding"] for item in data]
 
-    def fit(self, texts: Sequence[str]) -> None:
-        return None
-
     def embed_array(self, texts: Sequence[str]) -> Vectors:
         rows: list[list[float]] = []
         for start in range(0, len(texts), 64):
@@ -307,18 +305,6 @@ class OpenAIEmbeddings(Embeddings):
         vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
-
-    def state(self) -> dict[str, npt.NDArray[Any]]:
-        return {}
-
-    def load_state(self, state: dict[str, npt.NDArray[Any]]) -> None:
-        return None
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_array([text])[0].tolist()  # type: ignore[no-any-return]
 
 
 def create_embedder(settings: Settings) -> StoreEmbedder:

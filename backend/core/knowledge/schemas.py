@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.core.knowledge.documents import STORE_NAME
-from backend.core.knowledge.qa import Answer
+from backend.core.knowledge.qa import Answer, Source
 
 StoreName = Annotated[str, Field(pattern=STORE_NAME.pattern)]
 
@@ -26,15 +26,6 @@ class QARequest(StrictModel):
     top_k: int | None = Field(None, ge=1, le=20)
 
 
-class SourceOut(BaseModel):
-    number: int
-    store: str
-    doc_id: str
-    title: str
-    snippet: str
-    score: float
-
-
 class EntityOut(BaseModel):
     name: str
     type: str
@@ -42,7 +33,7 @@ class EntityOut(BaseModel):
 
 class QAResponse(BaseModel):
     answer: str
-    sources: list[SourceOut]
+    sources: list[Source]
     entities: list[EntityOut]
     intents: list[str]
     cached: bool = False
@@ -56,7 +47,7 @@ class QAResponse(BaseModel):
         entities = {(e.name, e.type): EntityOut(name=e.name, type=e.type) for e in grounding.entities}
         return cls(
             answer=answer.answer,
-            sources=[SourceOut(**vars(source)) for source in grounding.sources],
+            sources=grounding.sources,
             entities=list(entities.values()),
             intents=grounding.intents,
             degraded=answer.degraded,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
@@ -14,7 +13,7 @@ from backend.core.errors import AppError
 from backend.core.knowledge.documents import DOC_ID, STORE_NAME, Document
 from backend.core.knowledge.repository import DocumentNotFound, StoreNotFound
 from backend.core.knowledge.schemas import StoreName, StrictModel
-from backend.core.knowledge.vector_store import StoreInfo
+from backend.core.knowledge.vector_store import Hit, StoreInfo
 
 StorePath = Annotated[str, Path(pattern=STORE_NAME.pattern)]
 DocIdPath = Annotated[str, Path(pattern=DOC_ID.pattern)]
@@ -28,17 +27,8 @@ class SearchRequest(StrictModel):
     top_k: int = Field(5, ge=1, le=50)
 
 
-class SearchHit(BaseModel):
-    store: str
-    doc_id: str
-    title: str
-    text: str
-    score: float
-    metadata: dict[str, Any]
-
-
 class SearchResponse(BaseModel):
-    hits: list[SearchHit]
+    hits: list[Hit]
 
 
 class DocumentsRequest(StrictModel):
@@ -55,7 +45,7 @@ async def search(body: SearchRequest, knowledge: KnowledgeDep) -> SearchResponse
         hits = await knowledge.search(body.query, body.stores, body.top_k)
     except StoreNotFound as exc:
         raise AppError(404, f"Knowledge store not found: {exc}") from None
-    return SearchResponse(hits=[SearchHit(**asdict(hit)) for hit in hits])
+    return SearchResponse(hits=hits)
 
 
 @router.get("/stores", summary="Every store with its version, size and index type")

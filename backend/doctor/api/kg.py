@@ -9,32 +9,20 @@ from pydantic import BaseModel
 
 from backend.core.deps import KnowledgeDep, rate_limit
 from backend.core.errors import AppError
+from backend.core.knowledge.entities import ExtractedEntity
 
 router = APIRouter(prefix="/api/v1/kg", tags=["knowledge graph"], dependencies=[rate_limit("default")])
 
 
-class EntityOut(BaseModel):
-    name: str
-    type: str
-    surface: str
-    start: int
-    end: int
-
-
 class EntitiesResponse(BaseModel):
-    entities: list[EntityOut]
+    entities: list[ExtractedEntity]
 
 
 @router.get("/entities", summary="Diseases, symptoms, drugs, checks... recognised in a text")
 async def entities(
     knowledge: KnowledgeDep, text: Annotated[str, Query(min_length=1, max_length=1000)]
 ) -> EntitiesResponse:
-    found = await knowledge.extract(text)
-    return EntitiesResponse(
-        entities=[
-            EntityOut(name=e.name, type=e.type, surface=e.surface, start=e.start, end=e.end) for e in found
-        ]
-    )
+    return EntitiesResponse(entities=await knowledge.extract(text))
 
 
 @router.get("/diseases/{name}", summary="A disease card: its facts and relations")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from backend.core.deps import QADep, rate_limit
 from backend.core.errors import AppError
 from backend.core.knowledge.qa import DISCLAIMER, QAPipeline
 from backend.core.knowledge.repository import StoreNotFound
-from backend.core.knowledge.schemas import QARequest, QAResponse, SourceOut, StrictModel
+from backend.core.knowledge.schemas import QARequest, QAResponse, StrictModel
 
 router = APIRouter(prefix="/api/v1/medical", tags=["question answering"], dependencies=[rate_limit("qa")])
 
@@ -86,7 +87,7 @@ async def ask_stream(body: QARequest, qa: QADep) -> StreamingResponse:
 
     async def events() -> AsyncIterator[bytes]:
         meta: dict[str, Any] = {
-            "sources": [SourceOut(**vars(s)).model_dump() for s in grounding.sources],
+            "sources": [asdict(source) for source in grounding.sources],
             "entities": [{"name": e.name, "type": e.type} for e in grounding.entities],
             "intents": grounding.intents,
             "disclaimer": DISCLAIMER[grounding.language],
