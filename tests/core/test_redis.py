@@ -140,7 +140,18 @@ def test_cluster(tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None
     port = free_port()
     spawned.append(
         _spawn(
-            ["--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--save", ""],
+            [
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--save",
+                "",
+                "--cluster-announce-ip",
+                "127.0.0.1",
+            ],
             tmp_path / "cluster",
         )
     )
