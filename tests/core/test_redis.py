@@ -123,7 +123,7 @@ def test_sentinel_finds_the_master(
         f"port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {private_redis.port} 1\n"
     )
     spawned.append(_spawn([str(conf), "--sentinel"], conf.parent))
-    _wait_ping(redis_sync.Redis(port=port))
+    _wait_ping(redis_sync.Redis(host="127.0.0.1", port=port))
 
     async def scenario() -> bytes | str | None:
         client = create_redis(_settings(f"redis+sentinel://127.0.0.1:{port}/mymaster/0"))
@@ -151,11 +151,14 @@ def test_cluster(tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None
                 "",
                 "--cluster-announce-ip",
                 "127.0.0.1",
+                # The bus port defaults to port + 10000, past 65535 for a high free port.
+                "--cluster-port",
+                str(free_port()),
             ],
             tmp_path / "cluster",
         )
     )
-    node = redis_sync.Redis(port=port)
+    node = redis_sync.Redis(host="127.0.0.1", port=port)
     _wait_ping(node)
     node.execute_command("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
     deadline = time.monotonic() + 10
