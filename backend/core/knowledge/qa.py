@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -107,8 +108,6 @@ class QAPipeline:
     async def ground(
         self, question: str, stores: Sequence[str] | None, top_k: int | None, audience: Audience
     ) -> Grounding:
-        import asyncio
-
         language = detect_language(question)
         entities, hits = await asyncio.gather(
             self.knowledge.extract(question), self.knowledge.search(question, stores, top_k or self.top_k)
