@@ -6,23 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 
-from backend.core.config import Settings
 from backend.core.errors import AppError
 from backend.core.knowledge.qa import QAPipeline
 from backend.core.knowledge.service import KnowledgeService
 from backend.core.metrics import RATE_LIMITED
 from backend.core.ratelimit import RateLimiter
-from backend.core.redis import RedisClient
-
-
-def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def get_redis(request: Request) -> RedisClient:
-    redis: RedisClient = request.app.state.redis
-    return redis
 
 
 def get_knowledge(request: Request) -> KnowledgeService:
@@ -35,8 +23,6 @@ def get_qa(request: Request) -> QAPipeline:
     return pipeline
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-RedisDep = Annotated[RedisClient, Depends(get_redis)]
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 QADep = Annotated[QAPipeline, Depends(get_qa)]
 

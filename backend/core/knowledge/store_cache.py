@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
 
 from backend.core.knowledge.metrics import STORE_EVICTIONS, STORE_LOAD_FAILURES, STORE_LOADS, STORES_LOADED
 from backend.core.knowledge.repository import KnowledgeRepository, StoreNotFound
@@ -107,11 +106,3 @@ class StoreCache:
                 self.forget(name)
             else:
                 self._versions[name] = version
-
-    async def refresh_forever(self, seconds: float, on_error: Callable[[Exception], None]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await self.refresh_versions()
-            except Exception as exc:  # a transient file error must not end the refresher
-                on_error(exc)
