@@ -4,9 +4,9 @@
   every waiter as that error, is not cached, and the next request tries again.
 - Loads, version checks and searches run in the worker's bounded thread pool; searches hold no
   lock (FAISS CPU search is thread-safe), so one store serves many searches at once.
-- Writes publish a new version (repository.py); a background refresh notices it within
-  a second (KnowledgeService.refresh_forever) and the next request loads the new version, in every worker and instance
-  that shares the knowledge directory.
+- Writes publish a new version (repository.py); KnowledgeService's refresher notices it within a
+  second and the next request loads the new version, in every worker and instance that shares
+  the knowledge directory.
 - An evicted store is dropped from the cache; its memory is freed once the last search using it
   returns (the index is memory-mapped, so what remains is shared page cache).
 
