@@ -30,8 +30,8 @@ def main() -> None:
             "WORKERS": "4",
             "RATE_LIMIT_DEFAULT": "100000000/minute",
             "LOG_LEVEL": "WARNING",
-        # Steady state: at benchmark rates MAX_REQUESTS would recycle every worker every few seconds.
-        "MAX_REQUESTS": "0",
+            # Steady state: at benchmark rates MAX_REQUESTS would recycle every worker every few seconds.
+            "MAX_REQUESTS": "0",
             "REDIS_KEY_PREFIX": "medqa-bench:",
         }
         server = start_gunicorn("bench.apps:app", port, env=env)
