@@ -13,6 +13,7 @@ built with and refuses to be searched with another.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import zlib
@@ -193,6 +194,30 @@ def hashed_ngrams(text: str) -> npt.NDArray[np.uint64]:
     return _mix(np.concatenate([unigrams, bigrams, trigrams, words]))
 
 
+def _sparse_tf(
+    text: str, dim: int, memo: bool = True
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    if memo:
+        return _sparse_tf_memo(text, dim)
+    features = hashed_ngrams(text)
+    buckets, inverse = np.unique((features % np.uint64(dim)).astype(np.int64), return_inverse=True)
+    counts = np.bincount(inverse, minlength=buckets.size).astype(np.float32)
+    signs = np.where((features >> np.uint64(63)) == 1, -1.0, 1.0)
+    signed = np.bincount(inverse, weights=signs, minlength=buckets.size)
+    # Sub-linear TF keeps long passages from drowning short questions; the sign is the majority's.
+    tf = (np.sign(signed) * (1 + np.log(counts))).astype(np.float32)
+    keep = tf != 0
+    return buckets[keep], tf[keep]
+
+
+@functools.lru_cache(maxsize=256)
+def _sparse_tf_memo(text: str, dim: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    buckets, tf = _sparse_tf(text, dim, memo=False)
+    buckets.setflags(write=False)  # shared between callers: nobody may change it
+    tf.setflags(write=False)
+    return buckets, tf
+
+
 class ArrayEmbeddings(Embeddings):
     """langchain-core's interface over `embed_array`; embedders that need no fitting keep the defaults."""
 
@@ -228,33 +253,28 @@ class HashingEmbeddings(ArrayEmbeddings):
         self.idf = np.ones(dim, dtype=np.float32)
 
     def _bucket_counts(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        features = hashed_ngrams(text)
-        buckets = (features % np.uint64(self.dim)).astype(np.int64)
-        signs = np.where((features >> np.uint64(63)) == 1, -1.0, 1.0).astype(np.float32)
-        return buckets, signs
+        """The non-zero buckets of a text and their signed, sub-linear term frequencies (before IDF)."""
+        return _sparse_tf(text, self.dim)
 
     def fit(self, texts: Sequence[str]) -> None:
         document_frequency = np.zeros(self.dim, dtype=np.float64)
         for text in texts:
-            buckets, _ = self._bucket_counts(text)
-            document_frequency[np.unique(buckets)] += 1
+            document_frequency[np.unique(hashed_ngrams(text) % np.uint64(self.dim)).astype(np.int64)] += 1
         n = len(texts)
         self.idf = (np.log((n + 1) / (document_frequency + 1)) + 1).astype(np.float32)
 
     def embed_array(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        memo = len(texts) == 1  # a question: every store embeds it again with its own IDF
         for row, text in enumerate(texts):
-            buckets, signs = self._bucket_counts(text)
+            buckets, tf = _sparse_tf(text, self.dim, memo=memo)
             if buckets.size == 0:
                 continue
-            counts = np.bincount(buckets, minlength=self.dim).astype(np.float32)
-            signed = np.bincount(buckets, weights=signs, minlength=self.dim).astype(np.float32)
-            # Sub-linear TF keeps long passages from drowning short questions.
-            tf = np.where(counts > 0, 1 + np.log(np.maximum(counts, 1)), 0).astype(np.float32)
-            vector = np.sign(signed) * tf * self.idf
-            norm = float(np.linalg.norm(vector))
+            # Only the non-zero buckets are computed: a question touches a few dozen of thousands.
+            values = tf * self.idf[buckets]
+            norm = float(np.sqrt(np.dot(values, values)))
             if norm > 0:
-                out[row] = vector / norm
+                out[row, buckets] = values / norm
         return out
 
     def state(self) -> dict[str, npt.NDArray[Any]]:
