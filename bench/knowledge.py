@@ -64,30 +64,38 @@ def import_store(repository: KnowledgeRepository, store: str, fmt: str, path: Pa
 
 
 def latency_and_recall(repository: KnowledgeRepository, store: str, queries: list[str]) -> None:
+    """p50/p99 search latency (embedding and reading the hits included) and, for an approximate
+    index, recall@10 against exact search over the same vectors, at several HNSW_EF_SEARCH values."""
     version = repository.current_version(store)
     assert version is not None
     loaded = LoadedStore(repository.version_dir(store, version), repository.new_embedder())
-    times = []
-    for query in queries:
-        started = time.perf_counter()
-        loaded.search(loaded.embed_query(query), 10)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    line = (
-        f"search {store:8} p50 {times[len(times) // 2]:6.2f} ms  p99 {times[int(len(times) * 0.99)]:6.2f} ms"
-    )
+    sample = np.vstack([loaded.embed_query(q) for q in queries[:200]])
+    exact_ids = None
     if loaded.info.index_type != "flat":
-        # Recall@10 of the approximate index against exact search over the same vectors.
-        index = loaded.index
-        vectors = index.reconstruct_n(0, index.ntotal)
+        vectors = loaded.index.reconstruct_n(0, loaded.index.ntotal)
         exact = faiss.IndexFlatIP(vectors.shape[1])
         exact.add(vectors)
-        sample = np.vstack([loaded.embed_query(q) for q in queries[:200]])
-        _, approx_ids = index.search(sample, 10)
         _, exact_ids = exact.search(sample, 10)
-        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, exact_ids, strict=True)])
-        line += f"  recall@10 vs exact {recall:.3f}"
-    print(line)
+    configured = repository.settings.hnsw_ef_search
+    for ef in sorted({32, configured, 128}) if exact_ids is not None else [0]:
+        if ef:
+            loaded.index.hnsw.efSearch = ef
+        times = []
+        for query in queries:
+            started = time.perf_counter()
+            loaded.search(loaded.embed_query(query), 10)
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        line = (
+            f"search {store:8} {f'ef={ef}' if ef else 'exact':7} p50 {times[len(times) // 2]:6.2f} ms  "
+            f"p99 {times[int(len(times) * 0.99)]:6.2f} ms"
+        )
+        if exact_ids is not None:
+            _, approx_ids = loaded.index.search(sample, 10)
+            pairs = zip(approx_ids, exact_ids, strict=True)
+            recall = np.mean([len(set(a) & set(e)) / 10 for a, e in pairs])
+            line += f"  recall@10 vs exact {recall:.3f}" + ("  (configured)" if ef == configured else "")
+        print(line)
 
 
 def retrieval_quality(
@@ -95,7 +103,9 @@ def retrieval_quality(
 ) -> None:
     version = repository.current_version(store)
     assert version is not None
-    loaded = LoadedStore(repository.version_dir(store, version), repository.new_embedder())
+    loaded = LoadedStore(
+        repository.version_dir(store, version), repository.new_embedder(), repository.settings.hnsw_ef_search
+    )
     top1 = top5 = 0
     for question, doc_id in cases:
         ids = []

@@ -72,7 +72,9 @@ class StoreCache:
     async def _lead_load(self, name: str, version: int, future: asyncio.Future[LoadedStore]) -> None:
         try:
             directory = self._repository.version_dir(name, version)
-            store = await asyncio.to_thread(LoadedStore, directory, self._repository.new_embedder())
+            embedder = self._repository.new_embedder()
+            ef_search = self._repository.settings.hnsw_ef_search
+            store = await asyncio.to_thread(LoadedStore, directory, embedder, ef_search)
         except Exception as exc:
             STORE_LOAD_FAILURES.labels(self._service).inc()
             log.warning("store load failed", extra={"store": name, "error": type(exc).__name__})
