@@ -64,6 +64,19 @@ class Settings(BaseSettings):
 
     # Caches and data
     cache_max_size: int = Field(5000, ge=0)
+    cache_enabled: bool = True
+    cache_ttl_qa: float = Field(600, gt=0)
+    cache_ttl_retrieval: float = Field(600, gt=0)
+    cache_ttl_entities: float = Field(3600, gt=0)
+    cache_ttl_graph: float = Field(3600, gt=0)
+    cache_ttl_empty: float = Field(30, gt=0)
+    cache_ttl_jitter: float = Field(0.1, ge=0, lt=1)
+    cache_l2_max_bytes: int = Field(262_144, ge=1024)
+    cache_l2_timeout: float = Field(0.25, gt=0)
+    cache_l2_breaker_failures: int = Field(3, ge=1)
+    cache_l2_breaker_reset_seconds: float = Field(5.0, gt=0)
+    cache_lock_seconds: float = Field(30.0, gt=0)
+    cache_wait_seconds: float = Field(25.0, ge=0)
     vector_store_cache_size: int = Field(50, ge=1)
     data_dir: Path = PROJECT_ROOT / "data"
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 
+from backend.core.cache.tiered import TieredCache
 from backend.core.errors import AppError
 from backend.core.knowledge.qa import QAPipeline
 from backend.core.knowledge.service import KnowledgeService
@@ -23,6 +24,12 @@ def get_qa(request: Request) -> QAPipeline:
     return pipeline
 
 
+def get_cache(request: Request) -> TieredCache:
+    cache: TieredCache = request.app.state.cache
+    return cache
+
+
+CacheDep = Annotated[TieredCache, Depends(get_cache)]
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 QADep = Annotated[QAPipeline, Depends(get_qa)]
 

@@ -9,6 +9,7 @@ session id or token can reach a label.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -86,6 +87,21 @@ def render_metrics() -> tuple[bytes, str]:
         prometheus_multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def metric_samples(prefix: str) -> list[tuple[str, dict[str, str], float]]:
+    """(name, labels, value) of every sample whose name starts with `prefix`, over all workers."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    registry: Any = REGISTRY
+    if directory:
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name.startswith(prefix)
+    ]
 
 
 def mark_worker_dead(pid: int) -> None:

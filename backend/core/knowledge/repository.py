@@ -4,6 +4,7 @@ Layout under KB_DIR (DATA_DIR/kb):
     <store>/v000007/...   immutable versions (see vector_store.py)
     <store>/CURRENT       the name of the live version, replaced atomically
     <store>.lock          one writer per store, across processes (workers, the CLI)
+    GENERATION            a fresh token after every change to any store: caches key on it
 A write builds a complete new version beside the old one, then switches CURRENT: readers never
 see a half-written store, and a failed write leaves the old version live.
 """
@@ -71,6 +72,13 @@ class KnowledgeRepository:
 
     def version_dir(self, store: str, version: int) -> Path:
         return self.store_dir(store) / f"v{version:06d}"
+
+    def generation(self) -> str:
+        """Changes whenever any store changes (in this process or another sharing KB_DIR)."""
+        try:
+            return (self.root / "GENERATION").read_text()
+        except FileNotFoundError:
+            return "none"
 
     def info(self, store: str) -> StoreInfo:
         version = self.current_version(store)
@@ -140,6 +148,7 @@ class KnowledgeRepository:
             # Renamed first, so the store disappears at once even if removal takes a while.
             trash = directory.with_name(f".deleted-{store}-{uuid.uuid4().hex[:8]}")
             directory.rename(trash)
+            self._bump_generation()
         shutil.rmtree(trash, ignore_errors=True)
         log.info("store deleted", extra={"store": store})
 
@@ -202,8 +211,15 @@ class KnowledgeRepository:
         pointer = directory / f".CURRENT-{uuid.uuid4().hex}"
         pointer.write_text(f"v{version:06d}\n")
         os.replace(pointer, directory / "CURRENT")  # atomic: readers see the old or the new name
+        self._bump_generation()
         for old in sorted(directory.glob("v[0-9]*"))[:-KEEP_VERSIONS]:
             shutil.rmtree(old, ignore_errors=True)
+
+    def _bump_generation(self) -> None:
+        # After the change is visible (CURRENT switched), so whoever sees the new token sees the change.
+        pointer = self.root / f".GENERATION-{uuid.uuid4().hex}"
+        pointer.write_text(uuid.uuid4().hex)
+        os.replace(pointer, self.root / "GENERATION")
 
     @contextmanager
     def _write_lock(self, store: str) -> Iterator[None]:

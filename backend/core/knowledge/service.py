@@ -83,11 +83,15 @@ class KnowledgeService:
         self.record_store: dict[str, str] = {}  # disease id -> the store holding its document
         self.graph_versions: dict[str, int] | None = None  # store versions the graph was built from
         self.store_infos: list[StoreInfo] = []  # the live stores, refreshed with the graph
+        self.generation = ""  # the knowledge-base generation the loaded state reflects
+        self._generation_lock = asyncio.Lock()
 
     # --- start-up and refresh --------------------------------------------------------------
 
     async def start(self) -> None:
         await asyncio.to_thread(ensure_starter_store, self.repository)
+        # Read before the state it describes: a change in between is caught up with on next use.
+        self.generation = await asyncio.to_thread(self.repository.generation)
         await self.refresh_graph()
 
     async def refresh_graph(self) -> None:
@@ -106,6 +110,19 @@ class KnowledgeService:
     async def refresh(self) -> None:
         await self.stores.refresh_versions()
         await self.refresh_graph()
+
+    async def current_generation(self) -> str:
+        """The knowledge base's generation now, after catching up with it when it changed.
+
+        Caches key on this, so an answer cached under a generation was computed from that
+        generation's stores, and an update is seen by the very next request in every worker."""
+        generation = await asyncio.to_thread(self.repository.generation)
+        if generation != self.generation:
+            async with self._generation_lock:  # concurrent requests catch up once
+                if generation != self.generation:
+                    await self.refresh()
+                    self.generation = generation
+        return generation
 
     async def refresh_forever(self) -> None:
         while True:

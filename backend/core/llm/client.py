@@ -40,8 +40,8 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from backend.core.breaker import BreakerState, CircuitBreaker, Ticket
 from backend.core.config import Settings
-from backend.core.llm.breaker import BreakerState, CircuitBreaker, Ticket
 from backend.core.llm.metrics import LLM_BREAKER_STATE, LLM_CALLS, LLM_DURATION, Outcome
 from backend.core.logging import get_logger
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from backend.core.deps import KnowledgeDep, rate_limit
+from backend.core.cache.tiered import Computed, normalise
+from backend.core.deps import CacheDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
 from backend.core.knowledge.documents import DOC_ID, STORE_NAME, Document
 from backend.core.knowledge.repository import DocumentNotFound, StoreNotFound
@@ -40,9 +42,14 @@ class StoresResponse(BaseModel):
 
 
 @router.post("/search", summary="Passages most similar to the query, across stores")
-async def search(body: SearchRequest, knowledge: KnowledgeDep) -> SearchResponse:
-    try:
+async def search(body: SearchRequest, knowledge: KnowledgeDep, cache: CacheDep) -> SearchResponse:
+    async def compute() -> Computed:
         hits = await knowledge.search(body.query, body.stores, body.top_k)
+        return Computed([asdict(hit) for hit in hits], empty=not hits)
+
+    parts = [normalise(body.query), sorted(body.stores or []), body.top_k]
+    try:
+        hits, _ = await cache.get_or_compute("retrieval", parts, compute)
     except StoreNotFound as exc:
         raise AppError(404, f"Knowledge store not found: {exc}") from None
     return SearchResponse(hits=hits)

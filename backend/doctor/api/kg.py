@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from backend.core.deps import KnowledgeDep, rate_limit
+from backend.core.cache.tiered import Computed
+from backend.core.deps import CacheDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
 from backend.core.knowledge.entities import ExtractedEntity
 
@@ -20,16 +23,27 @@ class EntitiesResponse(BaseModel):
 
 @router.get("/entities", summary="Diseases, symptoms, drugs, checks... recognised in a text")
 async def entities(
-    knowledge: KnowledgeDep, text: Annotated[str, Query(min_length=1, max_length=1000)]
+    knowledge: KnowledgeDep, cache: CacheDep, text: Annotated[str, Query(min_length=1, max_length=1000)]
 ) -> EntitiesResponse:
-    return EntitiesResponse(entities=await knowledge.extract(text))
+    async def compute() -> Computed:
+        found = await knowledge.extract(text)
+        return Computed([asdict(entity) for entity in found], empty=not found)
+
+    # The exact text: entities carry their positions in it.
+    found, _ = await cache.get_or_compute("entities", [text], compute)
+    return EntitiesResponse(entities=found)
 
 
 @router.get("/diseases/{name}", summary="A disease card: its facts and relations")
 async def disease_card(
-    knowledge: KnowledgeDep, name: Annotated[str, Path(min_length=1, max_length=100)]
+    knowledge: KnowledgeDep, cache: CacheDep, name: Annotated[str, Path(min_length=1, max_length=100)]
 ) -> dict[str, Any]:
-    card = knowledge.graph.card(name)
+    async def compute() -> Computed:
+        card = await asyncio.to_thread(knowledge.graph.card, name)  # reads records from disk
+        return Computed(card, empty=card is None)
+
+    card: dict[str, Any] | None
+    card, _ = await cache.get_or_compute("graph", [name], compute)
     if card is None:
         raise AppError(404, f"No disease named {name!r} in the knowledge graph.")
     return card

@@ -8,30 +8,27 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from backend.core.deps import QADep, rate_limit
+from backend.core.deps import CacheDep, QADep, rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.qa import DISCLAIMER, QAPipeline
+from backend.core.knowledge.answers import cached_answer
+from backend.core.knowledge.qa import DISCLAIMER
 from backend.core.knowledge.repository import StoreNotFound
 from backend.core.knowledge.schemas import QARequest, QAResponse, StrictModel
 
 router = APIRouter(prefix="/api/v1/medical", tags=["question answering"], dependencies=[rate_limit("qa")])
 
 
-async def _answer(qa: QAPipeline, body: QARequest) -> QAResponse:
-    try:
-        answer = await qa.answer(body.question, body.stores, body.top_k, audience="doctor")
-    except StoreNotFound as exc:
-        raise AppError(404, f"Knowledge store not found: {exc}") from None
-    return QAResponse.of(answer, DISCLAIMER[answer.grounding.language])
-
-
-@router.post("/qa", summary="Answer a clinical question from the knowledge base and graph")
-async def ask(body: QARequest, qa: QADep) -> QAResponse:
-    return await _answer(qa, body)
+@router.post(
+    "/qa", summary="Answer a clinical question from the knowledge base and graph", response_model=QAResponse
+)
+async def ask(body: QARequest, qa: QADep, cache: CacheDep) -> Response:
+    # Built by us from a validated QAResponse (or the cache of one): serialised once, not re-validated.
+    answer = await cached_answer(qa, cache, body, "doctor")
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 class BatchRequest(StrictModel):
@@ -52,7 +49,7 @@ class BatchResponse(BaseModel):
 
 
 @router.post("/qa/batch", summary="Answer several questions in parallel; one bad item fails alone")
-async def ask_batch(body: BatchRequest, qa: QADep, request: Request) -> BatchResponse:
+async def ask_batch(body: BatchRequest, qa: QADep, cache: CacheDep, request: Request) -> BatchResponse:
     settings = request.app.state.settings
     if len(body.questions) > settings.qa_batch_max:
         raise AppError(422, f"At most {settings.qa_batch_max} questions per batch.")
@@ -66,7 +63,8 @@ async def ask_batch(body: BatchRequest, qa: QADep, request: Request) -> BatchRes
             return BatchItem(ok=False, error={"code": "validation_error", "message": f"Invalid: {fields}"})
         async with gate:
             try:
-                return BatchItem(ok=True, result=await _answer(qa, item))
+                answer = await cached_answer(qa, cache, item, "doctor")
+                return BatchItem(ok=True, result=QAResponse.model_validate(answer))
             except AppError as exc:
                 return BatchItem(ok=False, error={"code": exc.code, "message": exc.message})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.core.llm.breaker import BreakerState, CircuitBreaker, Ticket
+from backend.core.breaker import BreakerState, CircuitBreaker, Ticket
 
 
 class Clock:

@@ -1,0 +1,37 @@
+"""A question's API answer, through the tiered cache: what the QA routes of both services return."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from backend.core.cache.tiered import Computed, TieredCache, normalise
+from backend.core.errors import AppError
+from backend.core.knowledge.qa import DISCLAIMER, Audience, QAPipeline
+from backend.core.knowledge.repository import StoreNotFound
+from backend.core.knowledge.schemas import QARequest, QAResponse
+
+
+async def cached_answer(
+    qa: QAPipeline, cache: TieredCache, body: QARequest, audience: Audience
+) -> dict[str, Any]:
+    """The QAResponse as a dict; `cached` says whether this request reused an earlier computation."""
+    started = time.perf_counter()
+
+    async def compute() -> Computed:
+        answer = await qa.answer(body.question, body.stores, body.top_k, audience=audience)
+        response = QAResponse.of(answer, DISCLAIMER[answer.grounding.language])
+        return Computed(
+            response.model_dump(mode="json"),
+            empty=answer.mode == "not_found",
+            cacheable=answer.mode != "degraded",  # a model failure must not outlive itself
+        )
+
+    parts = [audience, normalise(body.question), sorted(body.stores or []), body.top_k]
+    try:
+        value, cached = await cache.get_or_compute("qa", parts, compute)
+    except StoreNotFound as exc:
+        raise AppError(404, f"Knowledge store not found: {exc}") from None
+    if cached:
+        value = {**value, "cached": True, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return value  # type: ignore[no-any-return]
