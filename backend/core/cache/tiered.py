@@ -168,7 +168,7 @@ class TieredCache:
         pause = 0.002
         counted = False
         # No usable Redis (breaker open) -> None: compute here, as the lock cannot coordinate anyone.
-        while (held := await self._l2_call(self._redis.set(lock, token, nx=True, px=self._lock_ms))) is False:
+        while (held := await self._l2_call(self._acquire(lock, token))) is False:
             if not counted:
                 CACHE_COALESCED.labels(self._service, kind, "cluster").inc()
                 counted = True
@@ -193,6 +193,10 @@ class TieredCache:
         finally:
             if held:
                 await self._l2_call(self._unlock(keys=[lock], args=[token]))
+
+    async def _acquire(self, lock: str, token: str) -> bool:
+        # SET NX answers None when the key exists; None from _l2_call means "Redis unusable".
+        return bool(await self._redis.set(lock, token, nx=True, px=self._lock_ms))
 
     async def _store(self, kind: Kind, key: str, computed: Computed) -> None:
         ttl = self.settings.cache_ttl_empty if computed.empty else self._ttl[kind]
@@ -273,16 +277,23 @@ class TieredCache:
 
     async def follow_flushes(self) -> None:
         """Clear this worker's L1 for a kind another worker flushed (polled: no Redis when idle)."""
+        self._flushes_seen = await self._flush_stamps()  # the baseline: flushes before this worker
         while True:
             await asyncio.sleep(FLUSH_POLL_SECONDS)
-            stamps = await self._l2_call(self._redis.hgetall(self._flush_key))
-            for raw_name, raw_stamp in (stamps or {}).items():
-                name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
-                stamp = raw_stamp.decode() if isinstance(raw_stamp, bytes) else str(raw_stamp)
-                if self._flushes_seen.setdefault(name, stamp) != stamp:
+            for name, stamp in (await self._flush_stamps()).items():
+                if self._flushes_seen.get(name) != stamp:
                     self._flushes_seen[name] = stamp
                     self.l1.remove_prefix(f"{name}:")
             CACHE_L1_ENTRIES.labels(self._service).set(len(self.l1))
+
+    async def _flush_stamps(self) -> dict[str, str]:
+        stamps = await self._l2_call(self._redis.hgetall(self._flush_key)) or {}
+        return {
+            (name.decode() if isinstance(name, bytes) else name): (
+                stamp.decode() if isinstance(stamp, bytes) else str(stamp)
+            )
+            for name, stamp in stamps.items()
+        }
 
     @property
     def l2_state(self) -> str:

@@ -11,8 +11,8 @@ from contextlib import aclosing, asynccontextmanager
 import pytest
 from prometheus_client import REGISTRY
 
-from backend.core.config import Settings
 from backend.core.breaker import BreakerState
+from backend.core.config import Settings
 from backend.core.llm.client import LLMClient, LLMUnavailable
 from backend.devstack.processes import free_port
 from tests.support.fake_llm import DEFAULT_ANSWER, DEFAULT_CHUNKS, FakeLLM, Mode, fake_llm  # noqa: F401
