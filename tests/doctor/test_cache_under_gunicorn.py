@@ -19,7 +19,7 @@ def _ask(url: str, question: str = QUESTION) -> dict[str, Any]:
     with httpx.Client(timeout=30) as client:  # a new connection per request spreads them over workers
         response = client.post(f"{url}/api/v1/medical/qa", json={"question": question})
         assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()
 
 
 def test_200_concurrent_identical_cold_questions_run_the_pipeline_once(start_service: StartService) -> None:

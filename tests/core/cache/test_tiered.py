@@ -56,9 +56,10 @@ async def workers(
 ) -> AsyncIterator[list[TieredCache]]:
     """`count` caches as separate workers would hold them: own L1, own pool, one shared Redis."""
     prefix = f"{KEY_PREFIX}{id(overrides)}-{asyncio.get_running_loop().time()}:"
-    settings = Settings(
-        redis_key_prefix=prefix, **({"redis_url": redis_url} if redis_url else {}), **overrides
-    )
+    options: dict[str, Any] = {"redis_key_prefix": prefix, **overrides}
+    if redis_url:
+        options["redis_url"] = redis_url
+    settings = Settings(**options)
     generation = generation or Generation()
     clients = [create_redis(settings) for _ in range(count)]
     caches = [TieredCache(settings, c, "test", generation=generation, embedder="hashing-v1") for c in clients]
@@ -166,7 +167,11 @@ async def test_flushing_one_kind_leaves_the_others() -> None:
 async def test_redis_down_keeps_answers_coming_from_l1_and_l2_returns_by_itself(
     private_redis: LocalRedis,
 ) -> None:
-    overrides = {"cache_l2_breaker_reset_seconds": 0.3, "redis_retries": 0, "cache_l2_timeout": 0.5}
+    overrides: dict[str, Any] = {
+        "cache_l2_breaker_reset_seconds": 0.3,
+        "redis_retries": 0,
+        "cache_l2_timeout": 0.5,
+    }
     async with workers(1, redis_url=private_redis.url, **overrides) as [cache]:
         hot = Counter("hot")
         await cache.get_or_compute("qa", ["hot"], hot)
