@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     rate_limit_qa: str = "10/minute"
     rate_limit_storage_timeout: float = Field(0.25, gt=0)
     rate_limit_recheck_seconds: float = Field(5.0, gt=0)
+    rate_limit_sync_seconds: float = Field(0.1, ge=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

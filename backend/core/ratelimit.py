@@ -6,6 +6,12 @@ stalled Redis stalls every request of the worker. bench/ratelimit_cost.py measur
 This limiter keeps slowapi's model (`limits` rate strings, fixed windows keyed by client and
 route, X-RateLimit-* and Retry-After headers, in-memory fallback) but makes one async round trip
 on the shared Redis pool, under a short timeout.
+
+Far from its limit, a client's hits need not reach Redis one by one: a worker answers a hit itself
+while its unsent hits stay under 1/LOCAL_SHARE of what the window has left (as last seen in Redis)
+and its last sync is younger than RATE_LIMIT_SYNC_SECONDS, then sends them with the next sync. So
+each worker can overshoot a limit by at most 1/LOCAL_SHARE of it, and near the limit (fewer than
+LOCAL_SHARE hits left) every hit is counted in Redis before it is answered: small limits stay exact.
 """
 
 from __future__ import annotations
@@ -27,11 +33,15 @@ from backend.core.redis import RedisClient
 
 log = get_logger("ratelimit")
 
-# INCR the window counter, start its expiry on the first hit, return (count, ms until reset).
+LOCAL_SHARE = 16
+_PRUNE_ABOVE = 10_000  # windows remembered per worker before expired ones are dropped
+
+# Add this worker's hits to the window counter, start its expiry with the window's first hits,
+# return (count, ms until reset).
 _FIXED_WINDOW_LUA = """
-local current = redis.call('INCR', KEYS[1])
+local current = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
-if current == 1 or ttl < 0 then
+if current == tonumber(ARGV[2]) or ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
@@ -57,6 +67,16 @@ class Decision:
         return headers
 
 
+@dataclass(slots=True)
+class _Window:
+    """What this worker knows of one client's window in Redis."""
+
+    reset_at: float  # monotonic time the window ends
+    seen: int  # the shared count at the last sync: every worker's hits
+    synced_at: float
+    pending: int = 0  # hits answered here since, not yet added in Redis
+
+
 class RateLimiter:
     def __init__(self, redis: RedisClient, settings: Settings, service: str) -> None:
         self._redis = redis
@@ -67,6 +87,8 @@ class RateLimiter:
         self._service = service
         self._memory = FixedWindowRateLimiter(MemoryStorage())
         self._redis_down_until = 0.0
+        self._sync_seconds = settings.rate_limit_sync_seconds
+        self._windows: dict[str, _Window] = {}
         self.enabled = settings.rate_limit_enabled
         self.limits: dict[str, RateLimitItem] = {
             "default": parse_rate_limit(settings.rate_limit_default),
@@ -81,9 +103,23 @@ class RateLimiter:
         item = self.limits[name]
         key = f"{self._prefix}{name}:{scope}:{client}"
         if not self.degraded:
+            now = time.monotonic()
+            window = self._windows.get(key)
+            if window is not None and now >= window.reset_at:
+                window = None  # its unsent hits belonged to a window that is over
+            if (
+                window is not None
+                and now - window.synced_at < self._sync_seconds
+                and window.pending < (item.amount - window.seen) // LOCAL_SHARE
+            ):
+                window.pending += 1
+                remaining = item.amount - window.seen - window.pending
+                return Decision(True, item.amount, remaining, max(1, math.ceil(window.reset_at - now)))
+            hits = 1 + (window.pending if window else 0)
             try:
                 async with asyncio.timeout(self._timeout):  # no extra task, unlike wait_for
-                    count, ttl_ms = await self._script(keys=[key], args=[item.get_expiry() * 1000])
+                    count, ttl_ms = await self._script(keys=[key], args=[item.get_expiry() * 1000, hits])
+                self._remember(key, _Window(now + int(ttl_ms) / 1000, int(count), now))
                 return _decision(item, int(count), int(ttl_ms))
             except Exception as exc:  # any Redis failure: degrade, never fail the request
                 REDIS_ERRORS.labels(self._service, "rate_limit").inc()
@@ -96,6 +132,12 @@ class RateLimiter:
         allowed = await self._memory.hit(item, key)
         reset_at, remaining = await self._memory.get_window_stats(item, key)
         return Decision(allowed, item.amount, remaining, max(1, math.ceil(reset_at - time.time())))
+
+    def _remember(self, key: str, window: _Window) -> None:
+        if len(self._windows) >= _PRUNE_ABOVE:
+            now = time.monotonic()
+            self._windows = {k: w for k, w in self._windows.items() if w.reset_at > now}
+        self._windows[key] = window
 
 
 def _decision(item: RateLimitItem, count: int, ttl_ms: int) -> Decision:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from backend.core.config import Settings
+from backend.core.ratelimit import RateLimiter
+from backend.core.redis import create_redis
 from backend.devstack.redis_server import LocalRedis
-from tests.conftest import StartService
+from tests.conftest import KEY_PREFIX, StartService
 
 
 def _get_fresh_connection(url: str) -> httpx.Response:
@@ -86,3 +91,31 @@ def test_redis_down_falls_back_to_memory_and_recovers(
     fallback_before = service.metric("medqa_rate_limit_memory_fallback_total")
     assert httpx.get(url).status_code == 200
     assert service.metric("medqa_rate_limit_memory_fallback_total") == fallback_before
+
+
+def test_far_from_the_limit_hits_are_counted_in_batches_and_none_is_lost(shared_redis: str) -> None:
+    async def scenario() -> tuple[int, int, int, list[bool]]:
+        settings = Settings(
+            redis_key_prefix=f"{KEY_PREFIX}batch-{time.monotonic()}:",
+            rate_limit_default="1000/minute",
+            rate_limit_sync_seconds=0.2,
+        )
+        redis = create_redis(settings)
+        limiter = RateLimiter(redis, settings, "test")
+        key = f"{settings.redis_key_prefix}test:rl:default:/ping:198.51.100.7"
+        try:
+            allowed = [(await limiter.hit("default", "/ping", "198.51.100.7")).allowed for _ in range(50)]
+            in_redis_at_once = int(await redis.get(key) or 0)
+            await asyncio.sleep(0.25)  # past the sync interval: the next hit carries the others
+            await limiter.hit("default", "/ping", "198.51.100.7")
+            in_redis_after = int(await redis.get(key) or 0)
+            remaining = (await limiter.hit("default", "/ping", "198.51.100.7")).remaining
+        finally:
+            await redis.aclose()
+        return in_redis_at_once, in_redis_after, remaining, allowed
+
+    at_once, after, remaining, allowed = asyncio.run(scenario())
+    assert all(allowed)
+    assert at_once < 50  # most hits were answered without a Redis round trip...
+    assert after == 51  # ...and every one of them was counted with the next sync
+    assert remaining == 1000 - 52
