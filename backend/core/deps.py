@@ -8,27 +8,35 @@ from fastapi import Depends, Request, Response
 
 from backend.core.cache.tiered import TieredCache
 from backend.core.errors import AppError
+from backend.core.knowledge.answers import Answers
 from backend.core.knowledge.qa import QAPipeline
 from backend.core.knowledge.service import KnowledgeService
 from backend.core.metrics import RATE_LIMITED
 from backend.core.ratelimit import RateLimiter
 
 
-def get_knowledge(request: Request) -> KnowledgeService:
+# Dependencies are async even when they do not await: FastAPI runs a plain `def` dependency in its
+# thread pool, a thread hop per request for a mere attribute read.
+async def get_knowledge(request: Request) -> KnowledgeService:
     knowledge: KnowledgeService = request.app.state.knowledge
     return knowledge
 
 
-def get_qa(request: Request) -> QAPipeline:
+async def get_qa(request: Request) -> QAPipeline:
     pipeline: QAPipeline = request.app.state.qa
     return pipeline
 
 
-def get_cache(request: Request) -> TieredCache:
+async def get_cache(request: Request) -> TieredCache:
     cache: TieredCache = request.app.state.cache
     return cache
 
 
+async def get_answers(request: Request) -> Answers:
+    return Answers(request.app.state.qa, request.app.state.cache)
+
+
+AnswersDep = Annotated[Answers, Depends(get_answers)]
 CacheDep = Annotated[TieredCache, Depends(get_cache)]
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 QADep = Annotated[QAPipeline, Depends(get_qa)]

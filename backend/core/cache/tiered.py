@@ -209,17 +209,23 @@ class TieredCache:
         await self._l2_call(self._redis.set(f"{self._prefix}{key}", payload, px=int(ttl * 1000)))
 
     async def _l2_get(self, kind: Kind, key: str, *, count: bool = True) -> Any:
-        raw = await self._l2_call(self._redis.get(f"{self._prefix}{key}"))
+        found = await self._l2_call(self._get_with_ttl(f"{self._prefix}{key}"))
+        raw, ttl_ms = found or (None, 0)
         if raw is None:
             if count:
                 self._count(kind, "l2", "miss")
             return MISSING
         self._count(kind, "l2", "hit")
         value = orjson.loads(raw)
-        # An L2 hit fills L1, for the rest of its time in L2.
-        ttl_ms = await self._l2_call(self._redis.pttl(f"{self._prefix}{key}"))
-        self.l1.set(key, value, ttl_ms / 1000 if isinstance(ttl_ms, int) and ttl_ms > 0 else 1.0)
+        self.l1.set(key, value, ttl_ms / 1000 if ttl_ms > 0 else 1.0)  # for the rest of its time in L2
         return value
+
+    async def _get_with_ttl(self, name: str) -> tuple[bytes | None, int]:
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip for both
+            pipe.get(name)
+            pipe.pttl(name)
+            raw, ttl_ms = await pipe.execute()
+        return raw, int(ttl_ms)
 
     async def _l2_call(self, call: Awaitable[Any]) -> Any:
         """The call's result, or None when Redis is unusable (breaker open, error, timeout)."""

@@ -12,10 +12,21 @@ from backend.core.knowledge.repository import StoreNotFound
 from backend.core.knowledge.schemas import QARequest, QAResponse
 
 
-async def cached_answer(
+class Answers:
+    """The QA pipeline behind the tiered cache: one dependency for the routes that answer."""
+
+    def __init__(self, qa: QAPipeline, cache: TieredCache) -> None:
+        self.qa = qa
+        self.cache = cache
+
+    async def answer(self, body: QARequest, audience: Audience) -> dict[str, Any]:
+        """The QAResponse as a dict; `cached` says whether this request reused an earlier computation."""
+        return await _cached_answer(self.qa, self.cache, body, audience)
+
+
+async def _cached_answer(
     qa: QAPipeline, cache: TieredCache, body: QARequest, audience: Audience
 ) -> dict[str, Any]:
-    """The QAResponse as a dict; `cached` says whether this request reused an earlier computation."""
     started = time.perf_counter()
 
     async def compute() -> Computed:

@@ -4,7 +4,7 @@ Layout under KB_DIR (DATA_DIR/kb):
     <store>/v000007/...   immutable versions (see vector_store.py)
     <store>/CURRENT       the name of the live version, replaced atomically
     <store>.lock          one writer per store, across processes (workers, the CLI)
-    GENERATION            a fresh token after every change to any store: caches key on it
+    GENERATION            grows by one byte with every change to any store: caches key on its size
 A write builds a complete new version beside the old one, then switches CURRENT: readers never
 see a half-written store, and a failed write leaves the old version live.
 """
@@ -55,6 +55,7 @@ class KnowledgeRepository:
         self.settings = settings
         self.root = settings.kb_dir
         self._embedder_factory = embedder_factory
+        self._generation_path = str(self.root / "GENERATION")  # a str: stat()ed on every request
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -74,11 +75,15 @@ class KnowledgeRepository:
         return self.store_dir(store) / f"v{version:06d}"
 
     def generation(self) -> str:
-        """Changes whenever any store changes (in this process or another sharing KB_DIR)."""
+        """Changes whenever any store changes (in this process or another sharing KB_DIR).
+
+        One stat(), cheap enough for every request: the file only ever grows, so its size never
+        repeats (a timestamp could, within the clock's granularity)."""
         try:
-            return (self.root / "GENERATION").read_text()
+            status = os.stat(self._generation_path)
         except FileNotFoundError:
             return "none"
+        return f"{status.st_ino}.{status.st_size}"
 
     def info(self, store: str) -> StoreInfo:
         version = self.current_version(store)
@@ -216,10 +221,10 @@ class KnowledgeRepository:
             shutil.rmtree(old, ignore_errors=True)
 
     def _bump_generation(self) -> None:
-        # After the change is visible (CURRENT switched), so whoever sees the new token sees the change.
-        pointer = self.root / f".GENERATION-{uuid.uuid4().hex}"
-        pointer.write_text(uuid.uuid4().hex)
-        os.replace(pointer, self.root / "GENERATION")
+        # After the change is visible (CURRENT switched): whoever sees the new size sees the change.
+        # O_APPEND writes are atomic, so concurrent writers (other stores, the CLI) need no lock.
+        with open(self._generation_path, "ab") as out:
+            out.write(b".")
 
     @contextmanager
     def _write_lock(self, store: str) -> Iterator[None]:

@@ -116,7 +116,8 @@ class KnowledgeService:
 
         Caches key on this, so an answer cached under a generation was computed from that
         generation's stores, and an update is seen by the very next request in every worker."""
-        generation = await asyncio.to_thread(self.repository.generation)
+        # A stat() of a local file, on the loop: a thread hop would cost more than a cached answer.
+        generation = self.repository.generation()
         if generation != self.generation:
             async with self._generation_lock:  # concurrent requests catch up once
                 if generation != self.generation:

@@ -12,9 +12,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from backend.core.deps import CacheDep, QADep, rate_limit
+from backend.core.deps import AnswersDep, QADep, rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.answers import cached_answer
 from backend.core.knowledge.qa import DISCLAIMER
 from backend.core.knowledge.repository import StoreNotFound
 from backend.core.knowledge.schemas import QARequest, QAResponse, StrictModel
@@ -25,9 +24,9 @@ router = APIRouter(prefix="/api/v1/medical", tags=["question answering"], depend
 @router.post(
     "/qa", summary="Answer a clinical question from the knowledge base and graph", response_model=QAResponse
 )
-async def ask(body: QARequest, qa: QADep, cache: CacheDep) -> Response:
+async def ask(body: QARequest, answers: AnswersDep) -> Response:
     # Built by us from a validated QAResponse (or the cache of one): serialised once, not re-validated.
-    answer = await cached_answer(qa, cache, body, "doctor")
+    answer = await answers.answer(body, "doctor")
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
@@ -49,7 +48,7 @@ class BatchResponse(BaseModel):
 
 
 @router.post("/qa/batch", summary="Answer several questions in parallel; one bad item fails alone")
-async def ask_batch(body: BatchRequest, qa: QADep, cache: CacheDep, request: Request) -> BatchResponse:
+async def ask_batch(body: BatchRequest, answers: AnswersDep, request: Request) -> BatchResponse:
     settings = request.app.state.settings
     if len(body.questions) > settings.qa_batch_max:
         raise AppError(422, f"At most {settings.qa_batch_max} questions per batch.")
@@ -63,7 +62,7 @@ async def ask_batch(body: BatchRequest, qa: QADep, cache: CacheDep, request: Req
             return BatchItem(ok=False, error={"code": "validation_error", "message": f"Invalid: {fields}"})
         async with gate:
             try:
-                answer = await cached_answer(qa, cache, item, "doctor")
+                answer = await answers.answer(item, "doctor")
                 return BatchItem(ok=True, result=QAResponse.model_validate(answer))
             except AppError as exc:
                 return BatchItem(ok=False, error={"code": exc.code, "message": exc.message})
