@@ -1,0 +1,123 @@
+"""Answer-cache benchmark: one doctor service, 4 workers, the starter knowledge base, one run.
+
+    python -m bench.cache [--seconds 5]
+
+Questions: five templates (four Chinese, one English) over every starter condition, asked in a
+Zipf-distributed mix (a few questions very often, most rarely), as real traffic is. Prints:
+- the cold run: hit ratio and throughput starting from an empty cache;
+- the same mix with the cache disabled, for comparison;
+- cached QA throughput (the mix again, once every question has been answered, so each is in L2
+  and the hot ones in every worker's L1) as a share of a hello-world route in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from backend.core.knowledge.diseases import starter_diseases
+from backend.devstack.processes import free_port, start_gunicorn, stop, wait_http
+from bench.loadgen import LoadResult, post_json_script, run_wrk
+
+TEMPLATES_ZH = ["{}有哪些症状？", "{}怎么治疗？", "{}是什么原因引起的？", "{}应该挂什么科？"]
+ZIPF_S = 1.1
+REQUESTS_IN_MIX = 20_000
+
+
+def questions() -> list[str]:
+    found = []
+    for disease in starter_diseases():
+        found += [template.format(disease.name) for template in TEMPLATES_ZH]
+        if disease.name_en:
+            found.append(f"What are the symptoms of {disease.name_en}?")
+    return found
+
+
+def zipf_mix(distinct: list[str], seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    ranked = distinct[:]
+    rng.shuffle(ranked)  # which questions are popular is arbitrary
+    weights = [1 / (rank**ZIPF_S) for rank in range(1, len(ranked) + 1)]
+    return rng.choices(ranked, weights=weights, k=REQUESTS_IN_MIX)
+
+
+def serve(data_dir: str, **extra: str) -> tuple[str, object]:
+    port = free_port()
+    env = {
+        "DATA_DIR": data_dir,
+        "WORKERS": "4",
+        "RATE_LIMIT_QA": "100000000/minute",
+        "RATE_LIMIT_DEFAULT": "100000000/minute",
+        "LOG_LEVEL": "WARNING",
+        "MAX_REQUESTS": "0",  # steady state: no recycling mid-run
+        "REDIS_KEY_PREFIX": f"medqa-bench-cache-{port}:",
+        **extra,
+    }
+    process = start_gunicorn("backend.doctor.app:app", port, env=env)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/readyz", timeout=120)
+    return base, process
+
+
+def line(name: str, result: LoadResult, hello: LoadResult | None = None) -> str:
+    share = f"  {result.requests_per_second / hello.requests_per_second:6.1%} of hello" if hello else ""
+    return (
+        f"{name:34} {result.requests_per_second:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+        f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non_2xx}{share}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+
+    distinct = questions()
+    mix = zipf_mix(distinct)
+    with tempfile.TemporaryDirectory() as data_dir:
+        bodies = [json.dumps({"question": question}, ensure_ascii=False) for question in mix]
+        script = post_json_script(str(Path(data_dir) / "zipf.lua"), bodies)
+
+        base, process = serve(data_dir, CACHE_ENABLED="false")
+        try:
+            uncached = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
+        finally:
+            stop(process, signal.SIGTERM)  # type: ignore[arg-type]
+
+        base, process = serve(data_dir)
+        try:
+            cold = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
+            stats = httpx.get(f"{base}/api/v1/admin/cache/stats").json()["kinds"]["qa"]
+            with httpx.Client(timeout=30) as client:  # every question cached (in L2 at least)
+                for question in distinct:
+                    client.post(f"{base}/api/v1/medical/qa", json={"question": question})
+            run_wrk(f"{base}/healthz", seconds=1)
+            hello = run_wrk(f"{base}/healthz", seconds=args.seconds)
+            warm = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
+        finally:
+            stop(process, signal.SIGTERM)  # type: ignore[arg-type]
+
+    asked = stats["l1_hits"] + stats["l1_misses"]
+    print(
+        f"cache benchmark: 4 workers, {args.seconds}s per run, {len(distinct)} distinct questions, "
+        f"Zipf s={ZIPF_S}"
+    )
+    print(line("hello-world (/healthz)", hello))
+    print(line("QA, cache disabled, Zipf mix", uncached, hello))
+    print(line("QA, cold cache, Zipf mix", cold, hello))
+    print(
+        f"  cold run: {asked} questions, hit ratio {stats['hit_ratio']:.1%} "
+        f"(L1 hits {stats['l1_hits']}, L2 hits {stats['l2_hits']}, computed {stats['computes']}, "
+        f"coalesced {stats['coalesced_in_worker'] + stats['coalesced_across_workers']})"
+    )
+    print(line("QA, warm cache, Zipf mix", warm, hello) + "  (target >= 60%)")
+
+
+if __name__ == "__main__":
+    main()
