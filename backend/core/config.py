@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_default: str = "120/minute"
     rate_limit_qa: str = "10/minute"
+    rate_limit_health: str = "5/minute"  # patients' health questions: stricter than a doctor's
     rate_limit_storage_timeout: float = Field(0.25, gt=0)
     rate_limit_recheck_seconds: float = Field(5.0, gt=0)
     rate_limit_sync_seconds: float = Field(0.1, ge=0)
@@ -119,7 +120,7 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("rate_limit_default", "rate_limit_qa")
+    @field_validator("rate_limit_default", "rate_limit_qa", "rate_limit_health")
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         try:

@@ -43,7 +43,7 @@ QADep = Annotated[QAPipeline, Depends(get_qa)]
 
 
 def rate_limit(name: str) -> Any:
-    """A dependency enforcing limit `name` ("default", "qa") per client address and route.
+    """A dependency enforcing limit `name` ("default", "qa", "health") per client address and route.
 
     The client address is the peer, or the X-Forwarded-For address only when the peer is a
     trusted proxy (FORWARDED_ALLOW_IPS, applied by uvicorn), so a client cannot forge its key.

@@ -93,6 +93,7 @@ class RateLimiter:
         self.limits: dict[str, RateLimitItem] = {
             "default": parse_rate_limit(settings.rate_limit_default),
             "qa": parse_rate_limit(settings.rate_limit_qa),
+            "health": parse_rate_limit(settings.rate_limit_health),
         }
 
     @property

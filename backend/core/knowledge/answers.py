@@ -9,6 +9,7 @@ from backend.core.cache.tiered import Computed, TieredCache, normalise
 from backend.core.errors import AppError
 from backend.core.knowledge.qa import DISCLAIMER, Audience, QAPipeline
 from backend.core.knowledge.repository import StoreNotFound
+from backend.core.knowledge.safety import without_doses, without_drug_lists
 from backend.core.knowledge.schemas import QARequest, QAResponse
 
 
@@ -31,7 +32,12 @@ async def _cached_answer(
 
     async def compute() -> Computed:
         answer = await qa.answer(body.question, body.stores, body.top_k, audience=audience)
-        response = QAResponse.of(answer, DISCLAIMER[answer.grounding.language])
+        language = answer.grounding.language
+        response = QAResponse.of(answer, DISCLAIMER[language])
+        if audience == "patient":
+            response.answer = without_doses(without_drug_lists(response.answer), language)
+            for source in response.sources:
+                source.snippet = without_doses(without_drug_lists(source.snippet), language)
         return Computed(
             response.model_dump(mode="json"),
             empty=answer.mode == "not_found",
@@ -43,6 +49,7 @@ async def _cached_answer(
         value, cached = await cache.get_or_compute("qa", parts, compute)
     except StoreNotFound as exc:
         raise AppError(404, f"Knowledge store not found: {exc}") from None
+    # A new dict either way: the cache holds `value` itself, and callers may add to what they get.
     if cached:
-        value = {**value, "cached": True, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
-    return value  # type: ignore[no-any-return]
+        return {**value, "cached": True, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return {**value}

@@ -23,7 +23,7 @@ LIST_FIELDS = (
 )  # fmt: skip
 
 # Section headings of the rendered text, in reading order.
-_SECTIONS = (
+SECTIONS = (
     ("description", "概述"),
     ("symptoms", "症状"),
     ("causes", "病因"),
@@ -75,7 +75,7 @@ class DiseaseRecord(BaseModel):
             lines.append(f"别名：{'、'.join(self.aliases)}")
         if self.department:
             lines.append(f"就诊科室：{self.department}")
-        for field, heading in _SECTIONS:
+        for field, heading in SECTIONS:
             value = getattr(self, field)
             if field == "symptoms" and self.symptoms_en:
                 value = [f"{zh}（{en}）" for zh, en in zip(self.symptoms, self.symptoms_en, strict=False)]

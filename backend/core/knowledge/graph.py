@@ -11,7 +11,6 @@ English becomes case-insensitive.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -21,7 +20,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Final, Literal, get_args
 
-from backend.core.knowledge.diseases import STARTER_DIR, DiseaseRecord
+from backend.core.knowledge.departments import departments
+from backend.core.knowledge.diseases import DiseaseRecord
 from backend.core.knowledge.records import RecordFiles
 
 EntityType = Literal["disease", "symptom", "drug", "check", "department", "food", "complication"]
@@ -86,9 +86,8 @@ class Entity:
 
 @lru_cache(maxsize=1)
 def starter_department_names_en() -> Mapping[str, str]:
-    """English names of the departments in starter/departments.json, by Chinese name."""
-    rows = json.loads((STARTER_DIR / "departments.json").read_text(encoding="utf-8"))
-    return {str(row["name"]): str(row.get("name_en", "")) for row in rows}
+    """English names of the taxonomy's departments, by Chinese name."""
+    return {department.name: department.name_en for department in departments()}
 
 
 _first = itemgetter(0)

@@ -33,6 +33,7 @@ ALL_CODES = (
 TRIGGERS: dict[str, tuple[str, ...]] = {
     "chest_pain": (
         "我胸口疼得厉害，还一直出冷汗",
+        "胸口剧痛还出冷汗是怎么回事？",
         "胸闷得很，疼痛放射到左胳膊",
         "I have crushing chest pain and I'm sweating",
         "There's a heavy pressure in my chest and the pain is spreading to my jaw",

@@ -1,0 +1,68 @@
+"""Stateless triage, and the department taxonomy it answers with."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from backend.core.deps import KnowledgeDep, rate_limit
+from backend.core.knowledge.departments import Department, departments
+from backend.core.knowledge.schemas import StrictModel
+from backend.patient.services.triage import DISCLAIMER, TriageResult, triage
+
+router = APIRouter(prefix="/api/v1", tags=["triage"], dependencies=[rate_limit("default")])
+
+Sex = Literal["male", "female"]
+
+
+class TriageRequest(StrictModel):
+    complaint: str = Field(min_length=1, max_length=1000, description="What is wrong, in the patient's words")
+    age: float | None = Field(None, ge=0, le=130, description="Years (0.1 for a five-week-old baby)")
+    sex: Sex | None = None
+
+
+class ScoredOut(BaseModel):
+    name: str
+    score: float
+
+
+class RedFlagOut(BaseModel):
+    code: str
+    name: str
+
+
+class TriageResponse(BaseModel):
+    departments: list[ScoredOut]
+    possible_conditions: list[ScoredOut]
+    red_flags: list[RedFlagOut]
+    emergency: bool
+    advice: str
+    disclaimer: str
+
+    @classmethod
+    def of(cls, result: TriageResult) -> TriageResponse:
+        zh = result.language == "zh"
+        return cls(
+            departments=[ScoredOut(name=d.name, score=d.score) for d in result.departments],
+            possible_conditions=[ScoredOut(name=c.name, score=c.score) for c in result.possible_conditions],
+            red_flags=[RedFlagOut(code=f.code, name=f.name if zh else f.name_en) for f in result.red_flags],
+            emergency=result.emergency,
+            advice=result.advice,
+            disclaimer=DISCLAIMER[result.language],
+        )
+
+
+@router.post("/triage", summary="Which department to see, possible conditions, and emergency red flags")
+async def triage_complaint(body: TriageRequest, knowledge: KnowledgeDep) -> TriageResponse:
+    return TriageResponse.of(await triage(knowledge, body.complaint, body.age, body.sex))
+
+
+class DepartmentsResponse(BaseModel):
+    departments: list[Department]
+
+
+@router.get("/departments", summary="The department taxonomy triage answers with")
+async def list_departments() -> DepartmentsResponse:
+    return DepartmentsResponse(departments=list(departments()))

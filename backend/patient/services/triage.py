@@ -1,0 +1,148 @@
+"""Triage: which department to see, what it might be, and whether it is an emergency.
+
+Red flags come first: any of them makes the result an emergency (急诊科, call 120) whatever else
+the complaint says. Otherwise two signals rank the conditions of the knowledge base:
+- the knowledge graph: symptoms recognised in the complaint (Aho-Corasick) against each disease's
+  symptoms, IDF-weighted, so rare shared symptoms count most;
+- retrieval: the complaint's similarity to each disease's document, which also catches wording the
+  graph has no entity for.
+A department's score is the share of the candidates' weight that belongs to it (after mapping each
+disease's own department label onto the taxonomy), adjusted for what the patient told us: children
+see 儿科 first, and gynaecology or obstetrics is never suggested to a man.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from backend.core.knowledge.departments import to_taxonomy
+from backend.core.knowledge.qa import Language, detect_language
+from backend.core.knowledge.service import KnowledgeService
+from backend.patient.services.red_flags import RedFlag, detect_red_flags, emergency_advice
+
+GRAPH_WEIGHT = 0.6
+RETRIEVAL_WEIGHT = 0.4
+NAMED_DISEASE_BONUS = 0.5  # the patient names a diagnosis they were given
+CANDIDATES = 10
+CHILD_AGE = 14  # Chinese hospitals see children under 14 in 儿科
+EMERGENCY_DEPARTMENT = "急诊科"
+FALLBACK_DEPARTMENT = "全科医学科"
+WOMEN_ONLY = frozenset({"妇科", "产科"})
+
+DISCLAIMER = {
+    "zh": "分诊建议由系统根据您的描述自动生成，仅供参考，不能替代医生的诊断。病情变化或加重时请及时就医。",
+    "en": "This triage is generated automatically from your description for reference only and is not a "
+    "diagnosis. If your condition changes or gets worse, see a doctor promptly.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    name: str
+    score: float
+
+
+@dataclass
+class TriageResult:
+    language: Language
+    departments: list[Scored]
+    possible_conditions: list[Scored]
+    red_flags: list[RedFlag]
+    symptoms: list[str] = field(default_factory=list)  # recognised in the complaint
+    condition_ids: list[str] = field(default_factory=list)  # of possible_conditions, same order
+
+    @property
+    def emergency(self) -> bool:
+        return bool(self.red_flags)
+
+    @property
+    def advice(self) -> str:
+        if self.red_flags:
+            return emergency_advice(self.red_flags, self.language)
+        zh = self.language == "zh"
+        if not self.possible_conditions:
+            return (
+                f"根据目前的描述还不能判断该看哪个科，建议先到{FALLBACK_DEPARTMENT}就诊，由医生进一步评估。"
+                if zh
+                else "Your description is not enough to tell which department fits; start with General "
+                "Practice, where a doctor can assess you further."
+            )
+        top = self.departments[0].name
+        return (
+            f"建议到{top}就诊。如症状加重，或出现胸痛、呼吸困难、意识不清等情况，请立即拨打120。"
+            if zh
+            else f"We suggest seeing {top}. If symptoms get worse, or chest pain, difficulty breathing or "
+            "confusion appear, call 120 (or your local emergency number) at once."
+        )
+
+
+async def triage(
+    knowledge: KnowledgeService, complaint: str, age: float | None = None, sex: str | None = None
+) -> TriageResult:
+    language = detect_language(complaint)
+    flags, entities, hits = await asyncio.gather(
+        asyncio.to_thread(detect_red_flags, complaint, age),  # regular expressions: CPU work
+        knowledge.extract(complaint),
+        knowledge.search(complaint, None, CANDIDATES * 2),
+    )
+    graph = knowledge.graph
+    symptoms = list(dict.fromkeys(e.name for e in entities if e.type == "symptom"))
+    ranked = await asyncio.to_thread(graph.diseases_with_symptoms, symptoms, CANDIDATES) if symptoms else []
+
+    weight: dict[str, float] = defaultdict(float)
+    for record, score in ranked:
+        weight[record.id] += GRAPH_WEIGHT * score
+    # Below QA's relevance floor a passage matched by chance (one common character): better to name
+    # no condition than a wrong one.
+    settings = knowledge.settings
+    min_score = settings.qa_min_score_zh if language == "zh" else settings.qa_min_score_en
+    for hit in hits:
+        if hit.score < min_score:
+            continue
+        if hit.metadata.get("kind") == "disease" and graph.record(hit.doc_id) is not None:
+            weight[hit.doc_id] += RETRIEVAL_WEIGHT * max(hit.score, 0.0)
+    for entity in entities:
+        if entity.type == "disease" and entity.id:
+            weight[entity.id] += NAMED_DISEASE_BONUS
+
+    candidates = sorted(weight.items(), key=lambda item: -item[1])[:CANDIDATES]
+    conditions: list[Scored] = []
+    condition_ids: list[str] = []
+    department_weight: dict[str, float] = defaultdict(float)
+    for disease_id, score in candidates:
+        disease = graph.record(disease_id)
+        if disease is None:
+            continue
+        conditions.append(
+            Scored(disease.name if language == "zh" or not disease.name_en else disease.name_en, score)
+        )
+        condition_ids.append(disease_id)
+        names = [
+            name for name in to_taxonomy(disease.department) if not (sex == "male" and name in WOMEN_ONLY)
+        ]
+        for name in names:
+            department_weight[name] += score / len(names)
+    if age is not None and age < CHILD_AGE and department_weight:
+        department_weight["儿科"] += sum(department_weight.values())  # children first see a paediatrician
+    if flags:
+        department_weight[EMERGENCY_DEPARTMENT] += sum(department_weight.values()) + 1.0
+    if not department_weight:
+        child = age is not None and age < CHILD_AGE
+        department_weight["儿科" if child else FALLBACK_DEPARTMENT] = 1.0
+
+    total = sum(department_weight.values())
+    departments = [
+        Scored(name, round(value / total, 4))
+        for name, value in sorted(department_weight.items(), key=lambda item: (-item[1], item[0]))
+    ][:3]
+    top = max((score for _, score in candidates), default=1.0) or 1.0
+    return TriageResult(
+        language=language,
+        departments=departments,
+        possible_conditions=[Scored(c.name, round(c.score / top, 4)) for c in conditions[:5]],
+        red_flags=flags,
+        symptoms=symptoms,
+        condition_ids=condition_ids[:5],
+    )
