@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     vector_store_cache_size: int = Field(50, ge=1)
     data_dir: Path = PROJECT_ROOT / "data"
 
+    # Patients' pre-consultation sessions and the summaries they submit
+    session_ttl: int = Field(1800, ge=60, description="seconds of inactivity before a session is erased")
+    session_max_history: int = Field(60, ge=4, le=1000)
+    consultation_retention_days: float = Field(30, gt=0)
+
     # Knowledge layer
     embedder: Literal["hashing", "sentence-transformers", "openai"] = "hashing"
     embedding_dim: int = Field(2048, ge=64, le=8192)

@@ -36,16 +36,20 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import hashlib
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
 import orjson
+from fastapi import FastAPI
 
+from backend.core.config import Settings
+from backend.core.errors import DependencyUnavailable
 from backend.core.logging import get_logger
 from backend.core.redis import REDIS_UNAVAILABLE, RedisClient
 
@@ -94,7 +98,7 @@ return erased
 """
 
 
-class StoreUnavailable(RuntimeError):
+class StoreUnavailable(DependencyUnavailable):
     """Redis did not answer (down, unreachable, timed out): callers answer 503."""
 
 
@@ -267,3 +271,15 @@ class ConsultationStore:
         )
         log.info("consultation records erased for a session", extra={"count": int(erased)})
         return int(erased)
+
+
+@contextlib.asynccontextmanager
+async def consultations_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The consultation store on the worker's Redis pool (create_app(lifespans=...)), both services."""
+    settings: Settings = app.state.settings
+    app.state.consultations = ConsultationStore(
+        app.state.redis,
+        prefix=settings.redis_key_prefix,
+        retention_seconds=round(settings.consultation_retention_days * 86_400),
+    )
+    yield

@@ -45,6 +45,10 @@ class AppError(Exception):
         self.extra = extra or {}
 
 
+class DependencyUnavailable(RuntimeError):
+    """A store the request needs (Redis) is down or too slow: 503, nothing half-written, retry later."""
+
+
 def error_body(code: str, message: str, request_id: str | None, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "request_id": request_id, **extra}}
 
@@ -76,6 +80,17 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _dependency_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DependencyUnavailable)
+    return error_response(
+        request,
+        503,
+        "The service cannot reach its data store right now; nothing was changed. Please retry shortly.",
+        code="store_unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else _CODES.get(exc.status_code, "error")
@@ -96,3 +111,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DependencyUnavailable, _dependency_unavailable)

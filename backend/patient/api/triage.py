@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from backend.core.deps import KnowledgeDep, rate_limit
 from backend.core.knowledge.departments import Department, departments
 from backend.core.knowledge.schemas import StrictModel
-from backend.patient.services.triage import DISCLAIMER, TriageResult, triage
+from backend.patient.services.triage import DISCLAIMER, TriageResult, display_name, triage
 
 router = APIRouter(prefix="/api/v1", tags=["triage"], dependencies=[rate_limit("default")])
 
@@ -45,7 +45,10 @@ class TriageResponse(BaseModel):
     def of(cls, result: TriageResult) -> TriageResponse:
         zh = result.language == "zh"
         return cls(
-            departments=[ScoredOut(name=d.name, score=d.score) for d in result.departments],
+            departments=[
+                ScoredOut(name=display_name(d.name, result.language), score=d.score)
+                for d in result.departments
+            ],
             possible_conditions=[ScoredOut(name=c.name, score=c.score) for c in result.possible_conditions],
             red_flags=[RedFlagOut(code=f.code, name=f.name if zh else f.name_en) for f in result.red_flags],
             emergency=result.emergency,

@@ -17,7 +17,7 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from backend.core.knowledge.departments import to_taxonomy
+from backend.core.knowledge.departments import department, to_taxonomy
 from backend.core.knowledge.qa import Language, detect_language
 from backend.core.knowledge.service import KnowledgeService
 from backend.patient.services.red_flags import RedFlag, detect_red_flags, emergency_advice
@@ -36,6 +36,12 @@ DISCLAIMER = {
     "en": "This triage is generated automatically from your description for reference only and is not a "
     "diagnosis. If your condition changes or gets worse, see a doctor promptly.",
 }
+
+
+def display_name(taxonomy_name: str, language: Language) -> str:
+    """A department's name in the patient's language."""
+    found = department(taxonomy_name)
+    return found.name_en if language == "en" and found is not None else taxonomy_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +75,7 @@ class TriageResult:
                 else "Your description is not enough to tell which department fits; start with General "
                 "Practice, where a doctor can assess you further."
             )
-        top = self.departments[0].name
+        top = self.departments[0].name if zh else display_name(self.departments[0].name, "en")
         return (
             f"建议到{top}就诊。如症状加重，或出现胸痛、呼吸困难、意识不清等情况，请立即拨打120。"
             if zh
@@ -78,10 +84,21 @@ class TriageResult:
         )
 
 
+def _suits(department_name: str, age: float | None, sex: str | None) -> bool:
+    if sex == "male" and department_name in WOMEN_ONLY:
+        return False
+    return not (age is not None and age >= CHILD_AGE and department_name == "儿科")
+
+
 async def triage(
-    knowledge: KnowledgeService, complaint: str, age: float | None = None, sex: str | None = None
+    knowledge: KnowledgeService,
+    complaint: str,
+    age: float | None = None,
+    sex: str | None = None,
+    language: Language | None = None,
 ) -> TriageResult:
-    language = detect_language(complaint)
+    """`language` is the patient's; by default the complaint's own."""
+    language = language or detect_language(complaint)
     flags, entities, hits = await asyncio.gather(
         asyncio.to_thread(detect_red_flags, complaint, age),  # regular expressions: CPU work
         knowledge.extract(complaint),
@@ -119,9 +136,7 @@ async def triage(
             Scored(disease.name if language == "zh" or not disease.name_en else disease.name_en, score)
         )
         condition_ids.append(disease_id)
-        names = [
-            name for name in to_taxonomy(disease.department) if not (sex == "male" and name in WOMEN_ONLY)
-        ]
+        names = [name for name in to_taxonomy(disease.department) if _suits(name, age, sex)]
         for name in names:
             department_weight[name] += score / len(names)
     if age is not None and age < CHILD_AGE and department_weight:

@@ -1,0 +1,70 @@
+"""The doctors' inbox: pre-consultation summaries patients submitted, newest first."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
+
+from backend.core.consultations import ConsultationStore, Status
+from backend.core.deps import rate_limit
+from backend.core.errors import AppError
+from backend.core.knowledge.schemas import StrictModel
+
+router = APIRouter(
+    prefix="/api/v1/consultations", tags=["consultations"], dependencies=[rate_limit("default")]
+)
+
+RecordId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+async def get_consultations(request: Request) -> ConsultationStore:
+    consultations: ConsultationStore = request.app.state.consultations
+    return consultations
+
+
+ConsultationsDep = Annotated[ConsultationStore, Depends(get_consultations)]
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
+
+
+class StatusChange(StrictModel):
+    status: Status
+
+
+@router.get("", summary="Submitted summaries, newest first; filter by department and status")
+async def inbox(
+    consultations: ConsultationsDep,
+    department: Annotated[str | None, Query(max_length=50)] = None,
+    status: Status | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Page:
+    items, total = await consultations.list(
+        department=department, status=status, page=page, page_size=page_size
+    )
+    return Page(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get("/{record_id}", summary="One summary")
+async def read(record_id: RecordId, consultations: ConsultationsDep) -> dict[str, Any]:
+    record = await consultations.get(record_id)
+    if record is None:
+        raise AppError(404, "No such consultation, or it is past its retention period.")
+    return record
+
+
+@router.post("/{record_id}/status", summary="Mark a summary new, seen or done")
+async def set_status(
+    record_id: RecordId, body: StatusChange, consultations: ConsultationsDep
+) -> dict[str, Any]:
+    record = await consultations.set_status(record_id, body.status)
+    if record is None:
+        raise AppError(404, "No such consultation, or it is past its retention period.")
+    return record
