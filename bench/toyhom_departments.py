@@ -27,7 +27,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY_PATH = PROJECT_ROOT / "backend" / "core" / "knowledge" / "starter" / "departments.json"
-DATA_ROOT = Path("/work/shared/data/toyhom-chinese-medical-dialogue")
+DATA_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "toyhom-chinese-medical-dialogue"
 
 # Every label in the staged CSVs, with its row count there (7,644 rows; counts are per copy of the file).
 DEPARTMENT_MAP: dict[str, str] = {
