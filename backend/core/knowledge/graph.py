@@ -11,6 +11,7 @@ English becomes case-insensitive.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -21,7 +22,7 @@ from operator import itemgetter
 from typing import Any, Final, Literal, get_args
 
 from backend.core.knowledge.departments import departments
-from backend.core.knowledge.diseases import DiseaseRecord
+from backend.core.knowledge.diseases import STARTER_DIR, DiseaseRecord
 from backend.core.knowledge.records import RecordFiles
 
 EntityType = Literal["disease", "symptom", "drug", "check", "department", "food", "complication"]
@@ -88,6 +89,13 @@ class Entity:
 def starter_department_names_en() -> Mapping[str, str]:
     """English names of the taxonomy's departments, by Chinese name."""
     return {department.name: department.name_en for department in departments()}
+
+
+@lru_cache(maxsize=1)
+def starter_symptom_aliases() -> Mapping[str, tuple[str, ...]]:
+    """Everyday words patients use for the graph's symptoms (拉肚子 for 腹泻), by canonical name."""
+    rows = json.loads((STARTER_DIR / "symptom_aliases.json").read_text(encoding="utf-8"))
+    return {name: tuple(forms) for name, forms in rows.items() if not name.startswith("_")}
 
 
 _first = itemgetter(0)
@@ -251,7 +259,8 @@ class KnowledgeGraph:
             for key, name in spelling[entity_type].items():
                 if entity_type == "symptom":
                     forms = tuple(en for _, en in sorted(english.get(key, []), key=lambda p: -p[0]))
-                    table[key] = Entity(name, "symptom", "", forms[0] if forms else "", forms)
+                    everyday = starter_symptom_aliases().get(name, ())
+                    table[key] = Entity(name, "symptom", "", forms[0] if forms else "", forms + everyday)
                 elif entity_type == "department":
                     name_en = departments_en.get(name, "")
                     table[key] = Entity(name, "department", "", name_en, _department_aliases(name_en))

@@ -22,7 +22,9 @@ from backend.core.knowledge.service import KnowledgeService
 from backend.patient.services.red_flags import detect_red_flags, emergency_advice
 from backend.patient.services.triage import TriageResult, display_name, triage
 
-Stage = Literal["complaint", "duration", "severity", "symptoms", "profile", "history", "done"]
+Stage = Literal[
+    "complaint", "duration", "severity", "symptoms", "profile", "profile_again", "history", "done"
+]
 MAX_SYMPTOM_QUESTIONS: Final = 3
 CANDIDATE_CONDITIONS: Final = 8
 
@@ -38,6 +40,10 @@ QUESTIONS: Final[dict[str, dict[Language, str]]] = {
     },
     "symptom": {"zh": "您有没有{}？", "en": "Do you also have {}?"},
     "profile": {"zh": "请告诉我您的年龄和性别。", "en": "Please tell me your age and sex."},
+    "profile_again": {
+        "zh": "没能看出您的年龄和性别，请按“35岁，女”这样的格式回答；不方便说也可以回答“跳过”。",
+        "en": "I could not tell your age and sex; please answer like '35, female', or say 'skip'.",
+    },
     "history": {
         "zh": "您以前有什么疾病，或者对什么药物、食物过敏吗？没有的话请回答“没有”。",
         "en": "Any past illnesses, or allergies to medicines or foods? If none, say 'none'.",
@@ -138,6 +144,15 @@ async def advance(state: dict[str, Any], text: str, knowledge: KnowledgeService)
             if symptom not in collected["symptoms"]:
                 collected["symptoms"].append(symptom)
     elif stage == "profile":
+        age, sex = _profile(text)
+        collected["age"] = age if age is not None else collected["age"]
+        collected["sex"] = sex or collected["sex"]
+        if age is None and sex is None and not state.get("profile_asked_again"):
+            state["profile_asked_again"] = True  # once: the patient may prefer not to say
+            state["stage"] = "profile_again"
+        else:
+            state["stage"] = "history"
+    elif stage == "profile_again":
         age, sex = _profile(text)
         collected["age"] = age if age is not None else collected["age"]
         collected["sex"] = sex or collected["sex"]

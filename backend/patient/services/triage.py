@@ -14,6 +14,7 @@ see 儿科 first, and gynaecology or obstetrics is never suggested to a man.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -30,6 +31,13 @@ CHILD_AGE = 14  # Chinese hospitals see children under 14 in 儿科
 EMERGENCY_DEPARTMENT = "急诊科"
 FALLBACK_DEPARTMENT = "全科医学科"
 WOMEN_ONLY = frozenset({"妇科", "产科"})
+PAEDIATRICS = "儿科"
+# Without an age, these words say the patient is a child; without them, an adult is likelier.
+_CHILD = re.compile(
+    r"孩子|小孩|宝宝|儿子|女儿|婴儿|幼儿|新生儿|小朋友|患儿|\b(?:child|kid|baby|toddler|son|daughter|infant)s?\b",
+    re.IGNORECASE,
+)
+UNSTATED_AGE_PAEDIATRICS = 0.3  # share of 儿科's weight kept when nothing says the patient is a child
 
 DISCLAIMER = {
     "zh": "分诊建议由系统根据您的描述自动生成，仅供参考，不能替代医生的诊断。病情变化或加重时请及时就医。",
@@ -87,7 +95,7 @@ class TriageResult:
 def _suits(department_name: str, age: float | None, sex: str | None) -> bool:
     if sex == "male" and department_name in WOMEN_ONLY:
         return False
-    return not (age is not None and age >= CHILD_AGE and department_name == "儿科")
+    return not (age is not None and age >= CHILD_AGE and department_name == PAEDIATRICS)
 
 
 async def triage(
@@ -109,17 +117,22 @@ async def triage(
     ranked = await asyncio.to_thread(graph.diseases_with_symptoms, symptoms, CANDIDATES) if symptoms else []
 
     weight: dict[str, float] = defaultdict(float)
+    # One recognised symptom ("关节痛") says little about which disease it is: the graph's say grows with
+    # the number of symptoms it matched, and retrieval (the whole complaint) carries the rest.
+    graph_weight = GRAPH_WEIGHT * min(1.0, len(symptoms) / 2)
     for record, score in ranked:
-        weight[record.id] += GRAPH_WEIGHT * score
+        weight[record.id] += graph_weight * score
     # Below QA's relevance floor a passage matched by chance (one common character): better to name
     # no condition than a wrong one.
     settings = knowledge.settings
     min_score = settings.qa_min_score_zh if language == "zh" else settings.qa_min_score_en
+    # Relative to the best passage: cosine of hashed n-grams is small in absolute terms for short text.
+    best = max((hit.score for hit in hits), default=0.0)
     for hit in hits:
         if hit.score < min_score:
             continue
         if hit.metadata.get("kind") == "disease" and graph.record(hit.doc_id) is not None:
-            weight[hit.doc_id] += RETRIEVAL_WEIGHT * max(hit.score, 0.0)
+            weight[hit.doc_id] += RETRIEVAL_WEIGHT * hit.score / best
     for entity in entities:
         if entity.type == "disease" and entity.id:
             weight[entity.id] += NAMED_DISEASE_BONUS
@@ -138,14 +151,19 @@ async def triage(
         condition_ids.append(disease_id)
         names = [name for name in to_taxonomy(disease.department) if _suits(name, age, sex)]
         for name in names:
-            department_weight[name] += score / len(names)
-    if age is not None and age < CHILD_AGE and department_weight:
-        department_weight["儿科"] += sum(department_weight.values())  # children first see a paediatrician
+            department_weight[name] += score * score / len(names)  # squared: the likeliest conditions lead
+    # A stated age under 14 sends a child to 儿科 first. Words like 孩子 only keep 儿科 in the running:
+    # a parent may be asking about a grown-up son or daughter.
+    child = age is not None and age < CHILD_AGE
+    maybe_child = child or (age is None and _CHILD.search(complaint) is not None)
+    if child and department_weight:
+        department_weight[PAEDIATRICS] += sum(department_weight.values())
+    elif not maybe_child and PAEDIATRICS in department_weight:
+        department_weight[PAEDIATRICS] *= UNSTATED_AGE_PAEDIATRICS
     if flags:
         department_weight[EMERGENCY_DEPARTMENT] += sum(department_weight.values()) + 1.0
     if not department_weight:
-        child = age is not None and age < CHILD_AGE
-        department_weight["儿科" if child else FALLBACK_DEPARTMENT] = 1.0
+        department_weight[PAEDIATRICS if maybe_child else FALLBACK_DEPARTMENT] = 1.0
 
     total = sum(department_weight.values())
     departments = [

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from backend.core.knowledge.diseases import DiseaseRecord, starter_diseases
+from backend.core.knowledge.entities import EntityExtractor
 from backend.core.knowledge.graph import ENTITY_TYPES, RELATIONS, KnowledgeGraph
 
 STARTER = list(starter_diseases())
@@ -81,8 +82,16 @@ def test_a_misaligned_english_symptom_list_is_not_used() -> None:
     )
     fever = graph.entity("symptom", "发热")
     assert fever is not None
-    assert fever.aliases == ()
+    assert fever.name_en == ""
+    assert "cough" not in fever.aliases
     assert graph.resolve_symptom("cough") == ()
+
+
+def test_symptoms_answer_to_the_everyday_words_patients_use() -> None:
+    graph = KnowledgeGraph.build([record("a", "甲病", symptoms=["腹泻", "发热"])], department_names_en={})
+    extractor = EntityExtractor.build(graph)
+    found = [(e.name, e.surface) for e in extractor.extract("孩子拉肚子，还发烧，嗓子疼")]
+    assert found == [("腹泻", "拉肚子"), ("发热", "发烧")]  # 咽痛 is not in this graph: no entity for 嗓子疼
 
 
 # ------------------------------------------------------------------------------------------- lookups
