@@ -143,6 +143,8 @@ def serve(data_dir: Path, workers: int) -> tuple[str, object]:
         # Steady state: at benchmark rates MAX_REQUESTS would recycle every worker every few seconds.
         "MAX_REQUESTS": "0",
         "REDIS_KEY_PREFIX": "medqa-bench:",
+        # Uncached figures: every question runs the pipeline (bench/cache.py measures the cache).
+        "CACHE_ENABLED": "false",
     }
     process = start_gunicorn("backend.doctor.app:app", port, env=env)
     base = f"http://127.0.0.1:{port}"
