@@ -76,7 +76,14 @@ def create_app(
             executor.shutdown(wait=True, cancel_futures=True)
             log.info("worker stopped", extra={"service": service})
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.service = service
     app.state.settings = settings
     install_error_handlers(app)

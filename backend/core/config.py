@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,6 +37,22 @@ class Settings(BaseSettings):
         "http://localhost:3001",
         "http://127.0.0.1:3001",
     ]
+
+    # Who may scrape /metrics: these networks, or anyone sending METRICS_TOKEN as a bearer token
+    metrics_allow_ips: Annotated[list[IPv4Network | IPv6Network], NoDecode] = [
+        IPv4Network("127.0.0.0/8"),
+        IPv6Network("::1/128"),
+        IPv4Network("10.0.0.0/8"),
+        IPv4Network("172.16.0.0/12"),
+        IPv4Network("192.168.0.0/16"),
+    ]
+    metrics_token: str = ""
+    # The OpenAPI docs (/docs, /redoc, /openapi.json); unset: on, except when APP_ENV=production
+    api_docs: bool | None = None
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.app_env != "production"
 
     # Gunicorn / uvicorn
     workers: int = Field(4, ge=1, le=64)
@@ -118,7 +135,7 @@ class Settings(BaseSettings):
     rate_limit_recheck_seconds: float = Field(5.0, gt=0)
     rate_limit_sync_seconds: float = Field(0.1, ge=0)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "metrics_allow_ips", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -22,6 +22,23 @@ log = get_logger("access")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+# On every API response: the APIs serve JSON only, so nothing they return may run script, be framed
+# or be sniffed as another type. The interactive docs page loads its own script and styles.
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+_API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"frame-ancestors 'none'",
+)
+_DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
 
 class RequestEnvelopeMiddleware:
     def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
@@ -65,7 +82,13 @@ class RequestEnvelopeMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                csp = _DOCS_CSP if scope.get("path") in _DOCS_PATHS else _API_CSP
+                headers = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                    *SECURITY_HEADERS,
+                    csp,
+                ]
                 if _draining(scope):
                     # Tell keep-alive clients to reconnect elsewhere before this worker closes
                     # their connection, so no request races the close.
@@ -151,6 +174,8 @@ async def _send_error(send: Send, status: int, code: str, message: str, request_
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
                 (b"connection", b"close"),
+                *SECURITY_HEADERS,
+                _API_CSP,
             ],
         }
     )

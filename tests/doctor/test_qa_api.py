@@ -95,7 +95,13 @@ def test_llm_failures_degrade_to_the_grounded_answer_never_a_5xx(
     make_client: MakeClient,
     fake_llm: FakeLLM,  # noqa: F811
 ) -> None:
-    client = make_client(llm_base_url=fake_llm.url, llm_model="fake", llm_timeout=0.5, llm_breaker_failures=3)
+    client = make_client(
+        llm_base_url=fake_llm.url,
+        llm_model="fake",
+        llm_timeout=0.5,
+        llm_breaker_failures=3,
+        metrics_token="s",
+    )
     for mode in ("slow", "error", "malformed"):
         fake_llm.mode = mode
         body = _ask(client, "高血压有哪些症状？")
@@ -107,7 +113,7 @@ def test_llm_failures_degrade_to_the_grounded_answer_never_a_5xx(
     fake_llm.mode = "ok"
     assert _ask(client, "哮喘有哪些症状？")["degraded"] is True
     assert len(fake_llm.requests) == calls
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers={"Authorization": "Bearer s"}).text
     assert "medqa_llm_breaker_state" in metrics
 
 

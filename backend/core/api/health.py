@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import os
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from backend.core.errors import error_body, request_id_of
+from backend.core.errors import AppError, error_body, request_id_of
 from backend.core.metrics import READY, render_metrics
 
 ReadinessCheck = Callable[[], Awaitable[object]]
@@ -53,8 +55,28 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "service": state.service, "checks": checks})
 
 
+def _may_scrape(request: Request) -> bool:
+    settings = request.app.state.settings
+    try:
+        address = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:
+        address = None
+    if address is not None and any(address in network for network in settings.metrics_allow_ips):
+        return True
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = settings.metrics_token
+    return (
+        bool(expected)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(token.encode(), expected.encode())
+    )
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    if not _may_scrape(request):
+        # 404, not 403: to anyone else there is nothing here.
+        raise AppError(404, "Not found.")
     request.app.state.observe_pool()
     # Reading every worker's files is disk I/O: keep it off the event loop.
     body, content_type = await asyncio.to_thread(render_metrics)
