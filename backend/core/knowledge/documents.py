@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.core.text import CleanText
+
 STORE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 
@@ -21,8 +23,8 @@ class Document(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=DOC_ID.pattern, description="Unique within its store; re-importing replaces it")
-    title: str = Field(min_length=1, max_length=300)
-    text: str = Field(min_length=1, max_length=200_000)
+    title: CleanText = Field(min_length=1, max_length=300)
+    text: CleanText = Field(min_length=1, max_length=200_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.core.knowledge.documents import STORE_NAME
 from backend.core.knowledge.qa import Answer, Source
+from backend.core.text import CleanText
 
 StoreName = Annotated[str, Field(pattern=STORE_NAME.pattern)]
 
@@ -19,7 +20,7 @@ class StrictModel(BaseModel):
 
 
 class QARequest(StrictModel):
-    question: str = Field(min_length=1, max_length=500)
+    question: CleanText = Field(min_length=1, max_length=500)
     stores: list[StoreName] | None = Field(
         None, max_length=10, description="Stores to search; all if omitted"
     )

@@ -16,6 +16,7 @@ from backend.core.knowledge.documents import DOC_ID, STORE_NAME, Document
 from backend.core.knowledge.repository import DocumentNotFound, StoreNotFound
 from backend.core.knowledge.schemas import StoreName, StrictModel
 from backend.core.knowledge.vector_store import Hit, StoreInfo
+from backend.core.text import CleanText
 
 StorePath = Annotated[str, Path(pattern=STORE_NAME.pattern)]
 DocIdPath = Annotated[str, Path(pattern=DOC_ID.pattern)]
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"], dependencies=[r
 
 
 class SearchRequest(StrictModel):
-    query: str = Field(min_length=1, max_length=500)
+    query: CleanText = Field(min_length=1, max_length=500)
     stores: list[StoreName] | None = Field(None, max_length=10)
     top_k: int = Field(5, ge=1, le=50)
 

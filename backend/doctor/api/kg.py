@@ -13,6 +13,7 @@ from backend.core.cache.tiered import Computed
 from backend.core.deps import CacheDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
 from backend.core.knowledge.entities import ExtractedEntity
+from backend.core.text import CleanText
 
 router = APIRouter(prefix="/api/v1/kg", tags=["knowledge graph"], dependencies=[rate_limit("default")])
 
@@ -23,7 +24,7 @@ class EntitiesResponse(BaseModel):
 
 @router.get("/entities", summary="Diseases, symptoms, drugs, checks... recognised in a text")
 async def entities(
-    knowledge: KnowledgeDep, cache: CacheDep, text: Annotated[str, Query(min_length=1, max_length=1000)]
+    knowledge: KnowledgeDep, cache: CacheDep, text: Annotated[CleanText, Query(min_length=1, max_length=1000)]
 ) -> EntitiesResponse:
     async def compute() -> Computed:
         found = await knowledge.extract(text)
@@ -36,7 +37,7 @@ async def entities(
 
 @router.get("/diseases/{name}", summary="A disease card: its facts and relations")
 async def disease_card(
-    knowledge: KnowledgeDep, cache: CacheDep, name: Annotated[str, Path(min_length=1, max_length=100)]
+    knowledge: KnowledgeDep, cache: CacheDep, name: Annotated[CleanText, Path(min_length=1, max_length=100)]
 ) -> dict[str, Any]:
     async def compute() -> Computed:
         card = await asyncio.to_thread(knowledge.graph.card, name)  # reads records from disk

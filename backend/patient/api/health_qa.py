@@ -11,6 +11,7 @@ from pydantic import Field
 from backend.core.deps import AnswersDep, rate_limit
 from backend.core.knowledge.qa import detect_language
 from backend.core.knowledge.schemas import QARequest, QAResponse, StrictModel
+from backend.core.text import CleanText
 from backend.patient.api.triage import RedFlagOut
 from backend.patient.services.red_flags import detect_red_flags, emergency_advice
 
@@ -23,7 +24,7 @@ SEE_A_DOCTOR = {
 
 
 class HealthQuestion(StrictModel):
-    question: str = Field(min_length=1, max_length=500)
+    question: CleanText = Field(min_length=1, max_length=500)
 
 
 class HealthAnswer(QAResponse):

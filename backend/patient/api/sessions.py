@@ -15,6 +15,7 @@ from backend.core.consultations import ConsultationStore
 from backend.core.deps import KnowledgeDep, rate_limit
 from backend.core.errors import AppError
 from backend.core.knowledge.schemas import StrictModel
+from backend.core.text import CleanText
 from backend.patient.services import dialogue
 from backend.patient.services.state_store import SessionNotFound, SessionStore
 
@@ -58,7 +59,7 @@ class Created(BaseModel):
 
 
 class MessageIn(StrictModel):
-    text: str = Field(min_length=1, max_length=1000)
+    text: CleanText = Field(min_length=1, max_length=1000)
 
 
 class MessageOut(BaseModel):

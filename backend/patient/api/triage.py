@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from backend.core.deps import KnowledgeDep, rate_limit
 from backend.core.knowledge.departments import Department, departments
 from backend.core.knowledge.schemas import StrictModel
+from backend.core.text import CleanText
 from backend.patient.services.triage import DISCLAIMER, TriageResult, display_name, triage
 
 router = APIRouter(prefix="/api/v1", tags=["triage"], dependencies=[rate_limit("default")])
@@ -18,7 +19,9 @@ Sex = Literal["male", "female"]
 
 
 class TriageRequest(StrictModel):
-    complaint: str = Field(min_length=1, max_length=1000, description="What is wrong, in the patient's words")
+    complaint: CleanText = Field(
+        min_length=1, max_length=1000, description="What is wrong, in the patient's words"
+    )
     age: float | None = Field(None, ge=0, le=130, description="Years (0.1 for a five-week-old baby)")
     sex: Sex | None = None
 

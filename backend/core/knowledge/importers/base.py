@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from backend.core.knowledge.documents import DOC_ID, Document
 from backend.core.logging import get_logger
+from backend.core.text import without_controls
 
 log = get_logger("knowledge.importers")
 
@@ -66,6 +67,11 @@ def describe_validation(exc: ValidationError) -> str:
 
 def make_document(data: Mapping[str, Any], location: str) -> Document | RowError:
     """Validate one document; anything the store could not hold becomes a RowError."""
+    # Imported files often carry stray control characters (form feeds, NULs): dropped, not fatal.
+    data = {
+        key: without_controls(value) if key in {"title", "text"} and isinstance(value, str) else value
+        for key, value in data.items()
+    }
     try:
         document = Document.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,33 @@
+"""Text that arrives from anyone: one normal form, and nothing that is not text.
+
+`CleanText` is the type of every free-text field and parameter the APIs accept. It brings the text
+to Unicode NFC (so the same words always compare, hash and cache alike) and refuses control
+characters other than tab and line breaks, and unpaired surrogates, which JSON can carry but no
+encoder can write back: they would otherwise fail deep inside a store or a log line.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_FORBIDDEN = re.compile(rf"[{_CONTROLS}\ud800-\udfff]")
+_CONTROL = re.compile(rf"[{_CONTROLS}]")
+
+
+def without_controls(value: str) -> str:
+    """For data an operator imports (form feeds from converted PDFs...), where dropping beats refusing."""
+    return _CONTROL.sub("", value)
+
+
+def clean_text(value: str) -> str:
+    if _FORBIDDEN.search(value):
+        raise ValueError("must not contain control characters or unpaired surrogates")
+    return unicodedata.normalize("NFC", value)
+
+
+CleanText = Annotated[str, AfterValidator(clean_text)]
