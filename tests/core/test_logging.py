@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 
@@ -15,8 +16,15 @@ def test_one_json_line_per_request_without_bodies_or_queries(start_service: Star
     httpx.post(f"{service.url}/api/v1/test/notes", json={"text": secret}, headers={"X-Request-ID": "req-42"})
     httpx.get(f"{service.url}/api/v1/test/slow", params={"seconds": "0", "q": secret})
 
-    lines = [json.loads(line) for line in service.log().splitlines() if line.startswith("{")]
-    requests = [line for line in lines if line.get("msg") == "request"]
+    # The access line is written once the response has gone out: wait for it rather than race it.
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in service.log().splitlines() if line.startswith("{")]
+        requests = [line for line in lines if line.get("msg") == "request"]
+        routes = {line["route"] for line in requests}
+        if {"/api/v1/test/notes", "/api/v1/test/slow"} <= routes or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     note = next(line for line in requests if line["request_id"] == "req-42")
     assert note["method"] == "POST"
     assert note["route"] == "/api/v1/test/notes"
