@@ -86,3 +86,11 @@ def test_bad_input_gets_a_json_error(client: TestClient, body: dict[str, Any]) -
     response = client.post("/api/v1/triage", json=body)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_absurdly_nested_json_is_a_clear_400_not_a_crash(client: TestClient) -> None:
+    nested = b'{"complaint": "\xe5\xa4\xb4\xe7\x97\x9b", "age": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    response = client.post("/api/v1/triage", content=nested, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    assert client.post("/api/v1/triage", json={"complaint": "头痛"}).status_code == 200  # still serving
