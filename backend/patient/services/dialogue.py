@@ -124,6 +124,9 @@ async def advance(state: dict[str, Any], text: str, knowledge: KnowledgeService)
     state["history"].append({"role": "patient", "text": text, "at": time.time()})
 
     flags = detect_red_flags(text, collected["age"])
+    if flags:
+        # Kept for the triage: the message that raised the alarm must weigh in the result.
+        state.setdefault("flagged_texts", []).append(text)
     new_flags = [flag for flag in flags if flag.code not in state["red_flags"]]
     state["red_flags"] += [flag.code for flag in new_flags]
 
@@ -172,11 +175,9 @@ async def advance(state: dict[str, Any], text: str, knowledge: KnowledgeService)
             state["stage"] = "profile"
 
     if state["stage"] == "done":
-        complaint = _summary_text(collected) + (f"，{text}" if flags else "")
+        complaint = "，".join([*state.get("flagged_texts", []), _summary_text(collected)])
         result = await triage(knowledge, complaint[:1000], collected["age"], collected["sex"], language)
         state["triage"] = triage_summary(result)
-        if not result.red_flags and state["red_flags"]:
-            state["triage"]["emergency"] = True  # a red flag seen earlier still stands
 
     if flags:
         # Red flags interrupt whatever the dialogue was doing: emergency advice first, every time.
