@@ -22,11 +22,13 @@ from pathlib import Path
 import httpx
 
 from backend.core.knowledge.diseases import starter_diseases
-from backend.devstack.processes import free_port, start_gunicorn, stop, wait_http
+from backend.devstack.processes import stop
 from bench.loadgen import LoadResult, post_json_script, run_wrk
+from bench.stack import serve
 
 TEMPLATES_ZH = ["{}有哪些症状？", "{}怎么治疗？", "{}是什么原因引起的？", "{}应该挂什么科？"]
 ZIPF_S = 1.1
+DOCTOR = "backend.doctor.app:app"
 REQUESTS_IN_MIX = 20_000
 
 
@@ -45,24 +47,6 @@ def zipf_mix(distinct: list[str], seed: int = 7) -> list[str]:
     rng.shuffle(ranked)  # which questions are popular is arbitrary
     weights = [1 / (rank**ZIPF_S) for rank in range(1, len(ranked) + 1)]
     return rng.choices(ranked, weights=weights, k=REQUESTS_IN_MIX)
-
-
-def serve(data_dir: str, **extra: str) -> tuple[str, object]:
-    port = free_port()
-    env = {
-        "DATA_DIR": data_dir,
-        "WORKERS": "4",
-        "RATE_LIMIT_QA": "100000000/minute",
-        "RATE_LIMIT_DEFAULT": "100000000/minute",
-        "LOG_LEVEL": "WARNING",
-        "MAX_REQUESTS": "0",  # steady state: no recycling mid-run
-        "REDIS_KEY_PREFIX": f"medqa-bench-cache-{port}:",
-        **extra,
-    }
-    process = start_gunicorn("backend.doctor.app:app", port, env=env)
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/readyz", timeout=120)
-    return base, process
 
 
 def line(name: str, result: LoadResult, hello: LoadResult | None = None) -> str:
@@ -84,13 +68,13 @@ def main() -> None:
         bodies = [json.dumps({"question": question}, ensure_ascii=False) for question in mix]
         script = post_json_script(str(Path(data_dir) / "zipf.lua"), bodies)
 
-        base, process = serve(data_dir, CACHE_ENABLED="false")
+        base, process = serve(DOCTOR, data_dir, CACHE_ENABLED="false")
         try:
             uncached = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
         finally:
-            stop(process, signal.SIGTERM)  # type: ignore[arg-type]
+            stop(process, signal.SIGTERM)
 
-        base, process = serve(data_dir)
+        base, process = serve(DOCTOR, data_dir)
         try:
             cold = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
             stats = httpx.get(f"{base}/api/v1/admin/cache/stats").json()["kinds"]["qa"]
@@ -101,7 +85,7 @@ def main() -> None:
             hello = run_wrk(f"{base}/healthz", seconds=args.seconds)
             warm = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
         finally:
-            stop(process, signal.SIGTERM)  # type: ignore[arg-type]
+            stop(process, signal.SIGTERM)
 
     asked = stats["l1_hits"] + stats["l1_misses"]
     print(

@@ -33,12 +33,14 @@ from backend.core.knowledge.importers import FORMATS
 from backend.core.knowledge.repository import KnowledgeRepository
 from backend.core.knowledge.service import ensure_starter_store
 from backend.core.knowledge.vector_store import LoadedStore, read_chunks
-from backend.devstack.processes import free_port, start_gunicorn, stop, wait_http
+from backend.devstack.processes import stop
 from bench.loadgen import post_json_script, run_wrk
+from bench.stack import serve
 
 SHARED = PROJECT_ROOT.parent / "shared" / "data"
 H39 = SHARED / "qasystemonmedicalgraph-39health" / "disease.utf8.csv"
 MEDQUAD = SHARED / "medquad"
+DOCTOR = "backend.doctor.app:app"
 
 
 def documents(fmt: str, path: Path) -> Iterator[Document]:
@@ -132,26 +134,6 @@ def family(pid: int) -> list[int]:
     return [pid, *map(int, children)]
 
 
-def serve(data_dir: Path, workers: int) -> tuple[str, object]:
-    port = free_port()
-    env = {
-        "DATA_DIR": str(data_dir),
-        "WORKERS": str(workers),
-        "RATE_LIMIT_QA": "100000000/minute",
-        "RATE_LIMIT_DEFAULT": "100000000/minute",
-        "LOG_LEVEL": "WARNING",
-        # Steady state: at benchmark rates MAX_REQUESTS would recycle every worker every few seconds.
-        "MAX_REQUESTS": "0",
-        "REDIS_KEY_PREFIX": "medqa-bench:",
-        # Uncached figures: every question runs the pipeline (bench/cache.py measures the cache).
-        "CACHE_ENABLED": "false",
-    }
-    process = start_gunicorn("backend.doctor.app:app", port, env=env)
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/readyz", timeout=120)
-    return base, process
-
-
 def load_every_store_in_every_worker(base: str, stores: list[str], workers: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -217,18 +199,19 @@ def main() -> None:
 
     # Both configurations serve the same QA warm-up before PSS is read: the indexes are memory-mapped,
     # so only pages a worker has touched are resident, and an unused index would flatter either side.
-    base, process = serve(data_dir, 1)
+    # Uncached: every question runs the pipeline (bench/cache.py measures the answer cache).
+    base, process = serve(DOCTOR, data_dir, 1, CACHE_ENABLED="false")
     try:
         load_every_store_in_every_worker(base, stores, 1)
         run_wrk(f"{base}/api/v1/medical/qa", seconds=warm_seconds, script=script)
-        pss_one = pss_kib(family(process.pid))  # type: ignore[attr-defined]
+        pss_one = pss_kib(family(process.pid))
     finally:
-        stop(process)  # type: ignore[arg-type]
-    base, process = serve(data_dir, 4)
+        stop(process)
+    base, process = serve(DOCTOR, data_dir, 4, CACHE_ENABLED="false")
     try:
         load_every_store_in_every_worker(base, stores, 4)
         run_wrk(f"{base}/api/v1/medical/qa", seconds=warm_seconds, script=script)
-        pss_four = pss_kib(family(process.pid))  # type: ignore[attr-defined]
+        pss_four = pss_kib(family(process.pid))
         run_wrk(f"{base}/healthz", seconds=1)
         hello = run_wrk(f"{base}/healthz", seconds=args.seconds)
         qa = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
@@ -241,7 +224,7 @@ def main() -> None:
                 latencies.append((time.perf_counter() - started) * 1000)
                 server_ms.append(body["took_ms"])
     finally:
-        stop(process, signal.SIGTERM)  # type: ignore[arg-type]
+        stop(process, signal.SIGTERM)
 
     print(f"hello-world (/healthz)      {hello.requests_per_second:8.0f} req/s  p50 {hello.p50_ms:.2f} ms")
     print(

@@ -13,8 +13,9 @@ import os
 import signal
 import tempfile
 
-from backend.devstack.processes import free_port, start_gunicorn, stop, wait_http
+from backend.devstack.processes import stop
 from bench.loadgen import LoadResult, run_wrk
+from bench.stack import serve
 
 
 def main() -> None:
@@ -23,21 +24,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
 
-    port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            "DATA_DIR": data_dir,
-            "WORKERS": "4",
-            "RATE_LIMIT_DEFAULT": "100000000/minute",
-            "LOG_LEVEL": "WARNING",
-            # Steady state: at benchmark rates MAX_REQUESTS would recycle every worker every few seconds.
-            "MAX_REQUESTS": "0",
-            "REDIS_KEY_PREFIX": "medqa-bench:",
-        }
-        server = start_gunicorn("bench.apps:app", port, env=env)
+        base, server = serve("bench.apps:app", data_dir)
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_http(f"{base}/readyz")
             run_wrk(f"{base}/healthz", seconds=1, connections=args.connections)  # warm-up
             results: dict[str, LoadResult] = {}
             for name, path in (

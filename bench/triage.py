@@ -27,8 +27,9 @@ import httpx
 
 from backend.core.config import Settings
 from backend.core.knowledge.service import KnowledgeService
-from backend.devstack.processes import free_port, start_gunicorn, stop, wait_http
+from backend.devstack.processes import stop
 from backend.patient.services.triage import triage
+from bench.stack import serve
 from bench.toyhom_departments import DATA_ROOT, load_cases
 
 DIALOGUE = ["我咳嗽，还有点发热", "三天了", "5分", "有", "没有", "有的", "35岁，女", "没有"]
@@ -120,20 +121,9 @@ def main() -> None:
         cases = random.Random(7).sample(cases, min(args.cases, len(cases)))
     asyncio.run(quality(cases))
 
-    port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            "DATA_DIR": data_dir,
-            "WORKERS": "4",
-            "RATE_LIMIT_DEFAULT": "100000000/minute",
-            "LOG_LEVEL": "WARNING",
-            "MAX_REQUESTS": "0",
-            "REDIS_KEY_PREFIX": f"medqa-bench-triage-{port}:",
-        }
-        process = start_gunicorn("backend.patient.app:app", port, env=env)
+        base, process = serve("backend.patient.app:app", data_dir)
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_http(f"{base}/readyz", timeout=120)
             asyncio.run(throughput(base, args.seconds))
         finally:
             stop(process, signal.SIGTERM)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 
 from backend.core.cache.tiered import TieredCache
+from backend.core.consultations import ConsultationStore
 from backend.core.errors import AppError
 from backend.core.knowledge.answers import Answers
 from backend.core.knowledge.qa import QAPipeline
@@ -32,11 +33,17 @@ async def get_cache(request: Request) -> TieredCache:
     return cache
 
 
+async def get_consultations(request: Request) -> ConsultationStore:
+    consultations: ConsultationStore = request.app.state.consultations
+    return consultations
+
+
 async def get_answers(request: Request) -> Answers:
     return Answers(request.app.state.qa, request.app.state.cache)
 
 
 AnswersDep = Annotated[Answers, Depends(get_answers)]
+ConsultationsDep = Annotated[ConsultationStore, Depends(get_consultations)]
 CacheDep = Annotated[TieredCache, Depends(get_cache)]
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 QADep = Annotated[QAPipeline, Depends(get_qa)]

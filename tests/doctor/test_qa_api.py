@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.doctor.conftest import MakeClient
+from tests.support.clients import MakeClient
 from tests.support.fake_llm import FakeLLM, fake_llm  # noqa: F401
 
 

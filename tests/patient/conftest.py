@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.core.config import Settings
 from backend.patient.app import create_patient_app
-
-MakeClient = Callable[..., TestClient]
+from tests.support.clients import MakeClient, client_maker
 
 
 @pytest.fixture
 def make_client(tmp_path: Path) -> Iterator[MakeClient]:
-    clients: list[TestClient] = []
-
-    def make(**overrides: object) -> TestClient:
-        settings = Settings.model_validate(
-            {
-                "data_dir": tmp_path,
-                "redis_url": os.environ["REDIS_URL"],
-                "redis_key_prefix": f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
-                "rate_limit_health": "1000/minute",
-                **overrides,
-            }
-        )
-        client = TestClient(create_patient_app(settings))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    with client_maker(create_patient_app, tmp_path, rate_limit_health="1000/minute") as make:
+        yield make
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from backend.core.consultations import ConsultationStore, Status
-from backend.core.deps import rate_limit
+from backend.core.consultations import Status
+from backend.core.deps import ConsultationsDep, rate_limit
 from backend.core.errors import AppError
 from backend.core.knowledge.schemas import StrictModel
 
@@ -17,14 +17,6 @@ router = APIRouter(
 )
 
 RecordId = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-async def get_consultations(request: Request) -> ConsultationStore:
-    consultations: ConsultationStore = request.app.state.consultations
-    return consultations
-
-
-ConsultationsDep = Annotated[ConsultationStore, Depends(get_consultations)]
 
 
 class Page(BaseModel):

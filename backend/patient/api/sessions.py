@@ -11,8 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request
 from pydantic import BaseModel, Field
 
-from backend.core.consultations import ConsultationStore
-from backend.core.deps import KnowledgeDep, rate_limit
+from backend.core.deps import ConsultationsDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
 from backend.core.knowledge.schemas import StrictModel
 from backend.core.text import CleanText
@@ -41,14 +40,8 @@ async def get_sessions(request: Request) -> SessionStore:
     return sessions
 
 
-async def get_consultations(request: Request) -> ConsultationStore:
-    consultations: ConsultationStore = request.app.state.consultations
-    return consultations
-
-
 TokenDep = Annotated[str, Depends(session_token)]
 SessionsDep = Annotated[SessionStore, Depends(get_sessions)]
-ConsultationsDep = Annotated[ConsultationStore, Depends(get_consultations)]
 
 
 class Created(BaseModel):
@@ -80,6 +73,13 @@ class SessionOut(BaseModel):
 
 class Submitted(BaseModel):
     record_id: str
+
+
+async def _load(sessions: SessionStore, session_id: str, token: str) -> dict[str, Any]:
+    try:
+        return await sessions.load(session_id, token)
+    except SessionNotFound:
+        raise AppError(404, NOT_FOUND) from None
 
 
 def _public_triage(triage: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -120,10 +120,7 @@ async def message(
 
 @router.get("/{session_id}", summary="The session so far: stage, what was collected, the transcript")
 async def read(session_id: SessionId, token: TokenDep, sessions: SessionsDep) -> SessionOut:
-    try:
-        state = await sessions.load(session_id, token)
-    except SessionNotFound:
-        raise AppError(404, NOT_FOUND) from None
+    state = await _load(sessions, session_id, token)
     return SessionOut(
         session_id=session_id,
         stage=state["stage"],
@@ -138,10 +135,7 @@ async def read(session_id: SessionId, token: TokenDep, sessions: SessionsDep) ->
 async def submit(
     session_id: SessionId, token: TokenDep, sessions: SessionsDep, consultations: ConsultationsDep
 ) -> Submitted:
-    try:
-        state = await sessions.load(session_id, token)
-    except SessionNotFound:
-        raise AppError(404, NOT_FOUND) from None
+    state = await _load(sessions, session_id, token)
     if state.get("record_id"):
         return Submitted(record_id=state["record_id"])  # submitting twice sends one summary
     if state["triage"] is None:
@@ -167,9 +161,6 @@ async def submit(
 async def erase(
     session_id: SessionId, token: TokenDep, sessions: SessionsDep, consultations: ConsultationsDep
 ) -> None:
-    try:
-        await sessions.load(session_id, token)  # only the session's own token may erase it
-    except SessionNotFound:
-        raise AppError(404, NOT_FOUND) from None
+    await _load(sessions, session_id, token)  # only the session's own token may erase it
     await consultations.erase_session(session_id)
     await sessions.delete(session_id, token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from backend.core.knowledge.safety import has_dose
-from tests.patient.conftest import MakeClient
+from tests.support.clients import MakeClient
 
 
 def test_a_health_question_is_answered_with_sources_a_disclaimer_and_when_to_see_a_doctor(

@@ -1,0 +1,32 @@
+"""One service under the real gunicorn master for a benchmark: steady state, limits out of the way."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from backend.devstack.processes import free_port, start_gunicorn, wait_http
+
+
+def serve(
+    app: str, data_dir: str | Path, workers: int = 4, **env: str
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """(base URL, master process) of `app` (e.g. "backend.doctor.app:app"), ready to take load."""
+    port = free_port()
+    full_env = {
+        "DATA_DIR": str(data_dir),
+        "WORKERS": str(workers),
+        # Benchmarks measure throughput, not the limits: set them out of reach (they still run).
+        "RATE_LIMIT_DEFAULT": "100000000/minute",
+        "RATE_LIMIT_QA": "100000000/minute",
+        "RATE_LIMIT_HEALTH": "100000000/minute",
+        "LOG_LEVEL": "WARNING",
+        # Steady state: at benchmark rates MAX_REQUESTS would recycle every worker every few seconds.
+        "MAX_REQUESTS": "0",
+        "REDIS_KEY_PREFIX": f"medqa-bench-{port}:",
+        **env,
+    }
+    process = start_gunicorn(app, port, env=full_env)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/readyz", timeout=120)
+    return base, process

@@ -1,0 +1,45 @@
+"""A service app in-process (TestClient), on a temporary data directory, against the real Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from backend.core.config import Settings
+
+MakeClient = Callable[..., TestClient]
+
+
+@contextmanager
+def client_maker(
+    create_app: Callable[[Settings], FastAPI], data_dir: Path, **defaults: object
+) -> Iterator[MakeClient]:
+    """Yields make(**overrides) -> a started TestClient; each gets its own Redis key space."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: object) -> TestClient:
+        settings = Settings.model_validate(
+            {
+                "data_dir": data_dir,
+                "redis_url": os.environ["REDIS_URL"],
+                "redis_key_prefix": f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
+                **defaults,
+                **overrides,
+            }
+        )
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.__exit__(None, None, None)
