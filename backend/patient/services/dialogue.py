@@ -59,6 +59,9 @@ QUESTIONS: Final[dict[str, dict[Language, str]]] = {
 _NO = re.compile(r"^\s*(?:没有|没|无|不是|不会|否|(?:no|nope|n|none|not really|i don'?t)\b)", re.IGNORECASE)
 _YES = re.compile(r"^\s*(?:是|有|对|嗯|会|偶尔|(?:yes|yeah|yep|y|i do|sometimes)\b)", re.IGNORECASE)
 _NONE = re.compile(r"^\s*(?:没有|无|都没有|没|none|no|nothing|n/a)\s*[。.!！]?\s*$", re.IGNORECASE)
+_CLAUSE = re.compile(r"[，,。；;\n]|\band\b|另外|还有")
+_ALLERGY = re.compile(r"过敏|allerg", re.IGNORECASE)
+_DENIED = re.compile(r"没有|无|否认|不过敏|\b(?:no|not|none|deny|denies)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
 _CN_DIGITS = {
     "一": 1,
@@ -102,6 +105,7 @@ def new_state() -> dict[str, Any]:
             "age": None,
             "sex": None,
             "history": None,
+            "allergies": None,
         },
         "asked_symptoms": [],
         "pending_symptom": None,
@@ -161,7 +165,7 @@ async def advance(state: dict[str, Any], text: str, knowledge: KnowledgeService)
         collected["sex"] = sex or collected["sex"]
         state["stage"] = "history"
     elif stage == "history":
-        collected["history"] = None if _NONE.match(text) else text.strip()
+        collected["history"], collected["allergies"] = _history_and_allergies(text)
         state["stage"] = "done"
     else:  # done: what the patient adds goes into the summary
         collected["notes"] = ((collected.get("notes") or "") + "\n" + text).strip()
@@ -286,6 +290,17 @@ def _profile(text: str) -> tuple[float | None, str | None]:
         age = float(number.group(1))
     sex = "female" if _FEMALE.search(text) else "male" if _MALE.search(text) else None
     return age, sex
+
+
+def _history_and_allergies(text: str) -> tuple[str | None, str | None]:
+    """Past illnesses and allergies from one answer: the clauses that mention an allergy are allergies."""
+    if _NONE.match(text):
+        return None, None
+    clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
+    mentions = [c for c in clauses if _ALLERGY.search(c)]
+    allergies = [c for c in mentions if not _DENIED.search(c)]  # "没有过敏" is not an allergy
+    history = [c for c in clauses if c not in mentions and not _NONE.match(c)]
+    return ("；".join(history) or None), ("；".join(allergies) or None)
 
 
 def _summary_text(collected: dict[str, Any]) -> str:

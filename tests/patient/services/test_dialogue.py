@@ -66,3 +66,23 @@ def test_a_red_flag_at_any_turn_ends_the_questions_with_emergency_advice(knowled
     assert state["red_flags"] == ["stroke_signs"]
     assert state["triage"]["emergency"] is True
     assert replies[-1].startswith("您描述的情况可能危及生命")
+
+
+def test_history_and_allergies_are_kept_apart_for_the_doctor(knowledge: KnowledgeService) -> None:
+    async def finish(answer: str) -> dict[str, Any]:
+        state = new_state()
+        for text in ["头痛", "两天", "4"]:
+            await advance(state, text, knowledge)
+        while state["stage"] == "symptoms":
+            await advance(state, "没有", knowledge)
+        await advance(state, "40岁 女", knowledge)
+        await advance(state, answer, knowledge)
+        assert state["stage"] == "done"
+        return state["collected"]
+
+    collected = asyncio.run(finish("高血压五年，青霉素过敏"))
+    assert (collected["history"], collected["allergies"]) == ("高血压五年", "青霉素过敏")
+    collected = asyncio.run(finish("做过阑尾手术，没有过敏"))
+    assert (collected["history"], collected["allergies"]) == ("做过阑尾手术", None)
+    collected = asyncio.run(finish("没有"))
+    assert (collected["history"], collected["allergies"]) == (None, None)
