@@ -22,16 +22,22 @@ class Answers:
 
     async def answer(self, body: QARequest, audience: Audience) -> dict[str, Any]:
         """The QAResponse as a dict; `cached` says whether this request reused an earlier computation."""
-        return await _cached_answer(self.qa, self.cache, body, audience)
+        started = time.perf_counter()
 
+        parts = [audience, normalise(body.question), sorted(body.stores or []), body.top_k]
+        try:
+            value, cached = await self.cache.get_or_compute(
+                "qa", parts, lambda: self._compute(body, audience)
+            )
+        except StoreNotFound as exc:
+            raise AppError(404, f"Knowledge store not found: {exc}") from None
+        # A new dict either way: the cache holds `value` itself, and callers may add to what they get.
+        if cached:
+            return {**value, "cached": True, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+        return {**value}
 
-async def _cached_answer(
-    qa: QAPipeline, cache: TieredCache, body: QARequest, audience: Audience
-) -> dict[str, Any]:
-    started = time.perf_counter()
-
-    async def compute() -> Computed:
-        answer = await qa.answer(body.question, body.stores, body.top_k, audience=audience)
+    async def _compute(self, body: QARequest, audience: Audience) -> Computed:
+        answer = await self.qa.answer(body.question, body.stores, body.top_k, audience=audience)
         language = answer.grounding.language
         response = QAResponse.of(answer, DISCLAIMER[language])
         if audience == "patient":
@@ -43,13 +49,3 @@ async def _cached_answer(
             empty=answer.mode == "not_found",
             cacheable=answer.mode != "degraded",  # a model failure must not outlive itself
         )
-
-    parts = [audience, normalise(body.question), sorted(body.stores or []), body.top_k]
-    try:
-        value, cached = await cache.get_or_compute("qa", parts, compute)
-    except StoreNotFound as exc:
-        raise AppError(404, f"Knowledge store not found: {exc}") from None
-    # A new dict either way: the cache holds `value` itself, and callers may add to what they get.
-    if cached:
-        return {**value, "cached": True, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
-    return {**value}

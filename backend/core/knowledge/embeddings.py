@@ -252,10 +252,6 @@ class HashingEmbeddings(ArrayEmbeddings):
         self.identity = f"hashing-v1/dim={dim}"
         self.idf = np.ones(dim, dtype=np.float32)
 
-    def _bucket_counts(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """The non-zero buckets of a text and their signed, sub-linear term frequencies (before IDF)."""
-        return _sparse_tf(text, self.dim)
-
     def fit(self, texts: Sequence[str]) -> None:
         document_frequency = np.zeros(self.dim, dtype=np.float64)
         for text in texts:

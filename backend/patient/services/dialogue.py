@@ -12,6 +12,7 @@ run it again on a fresh copy when two messages race (optimistic concurrency).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any, Final, Literal
@@ -150,20 +151,13 @@ async def advance(state: dict[str, Any], text: str, knowledge: KnowledgeService)
         for symptom in await _symptoms_in(text, knowledge):
             if symptom not in collected["symptoms"]:
                 collected["symptoms"].append(symptom)
-    elif stage == "profile":
+    elif stage in ("profile", "profile_again"):
         age, sex = _profile(text)
         collected["age"] = age if age is not None else collected["age"]
         collected["sex"] = sex or collected["sex"]
-        if age is None and sex is None and not state.get("profile_asked_again"):
-            state["profile_asked_again"] = True  # once: the patient may prefer not to say
-            state["stage"] = "profile_again"
-        else:
-            state["stage"] = "history"
-    elif stage == "profile_again":
-        age, sex = _profile(text)
-        collected["age"] = age if age is not None else collected["age"]
-        collected["sex"] = sex or collected["sex"]
-        state["stage"] = "history"
+        # Asked again once only: the patient may prefer not to say.
+        unreadable = age is None and sex is None
+        state["stage"] = "profile_again" if unreadable and stage == "profile" else "history"
     elif stage == "history":
         collected["history"], collected["allergies"] = _history_and_allergies(text)
         state["stage"] = "done"
@@ -249,7 +243,10 @@ async def _next_symptom_question(state: dict[str, Any], knowledge: KnowledgeServ
     collected = state["collected"]
     known = set(collected["symptoms"]) | set(collected["denied_symptoms"]) | set(state["asked_symptoms"])
     graph = knowledge.graph
-    candidates = graph.diseases_with_symptoms(collected["symptoms"], CANDIDATE_CONDITIONS)
+    # Reads the candidates' records from disk (records.py): in the thread pool.
+    candidates = await asyncio.to_thread(
+        graph.diseases_with_symptoms, collected["symptoms"], CANDIDATE_CONDITIONS
+    )
     if len(candidates) < 2:
         return None
     total = sum(score for _, score in candidates)
@@ -311,7 +308,7 @@ def _summary_text(collected: dict[str, Any]) -> str:
 async def _education(state: dict[str, Any], knowledge: KnowledgeService) -> str:
     """Plain health education on the likeliest condition, from its knowledge-base record."""
     ids = (state["triage"] or {}).get("condition_ids") or []
-    record = knowledge.graph.record(ids[0]) if ids else None
+    record = await asyncio.to_thread(knowledge.graph.record, ids[0]) if ids else None
     if record is None:
         return ""
     zh = state["language"] == "zh"

@@ -19,8 +19,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from backend.core.knowledge.departments import department, to_taxonomy
+from backend.core.knowledge.entities import ExtractedEntity
+from backend.core.knowledge.graph import KnowledgeGraph
 from backend.core.knowledge.qa import Language, detect_language
 from backend.core.knowledge.service import KnowledgeService
+from backend.core.knowledge.vector_store import Hit
 from backend.patient.services.red_flags import RedFlag, detect_red_flags, emergency_advice
 
 GRAPH_WEIGHT = 0.6
@@ -112,9 +115,27 @@ async def triage(
         knowledge.extract(complaint),
         knowledge.search(complaint, None, CANDIDATES * 2),
     )
-    graph = knowledge.graph
+    settings = knowledge.settings
+    min_score = settings.qa_min_score_zh if language == "zh" else settings.qa_min_score_en
+    # Ranking reads disease records from disk (records.py): in the thread pool, off the event loop.
+    return await asyncio.to_thread(
+        _rank, knowledge.graph, complaint, age, sex, language, flags, entities, hits, min_score
+    )
+
+
+def _rank(
+    graph: KnowledgeGraph,
+    complaint: str,
+    age: float | None,
+    sex: str | None,
+    language: Language,
+    flags: list[RedFlag],
+    entities: list[ExtractedEntity],
+    hits: list[Hit],
+    min_score: float,
+) -> TriageResult:
     symptoms = list(dict.fromkeys(e.name for e in entities if e.type == "symptom"))
-    ranked = await asyncio.to_thread(graph.diseases_with_symptoms, symptoms, CANDIDATES) if symptoms else []
+    ranked = graph.diseases_with_symptoms(symptoms, CANDIDATES) if symptoms else []
 
     weight: dict[str, float] = defaultdict(float)
     # One recognised symptom ("关节痛") says little about which disease it is: the graph's say grows with
@@ -122,11 +143,9 @@ async def triage(
     graph_weight = GRAPH_WEIGHT * min(1.0, len(symptoms) / 2)
     for record, score in ranked:
         weight[record.id] += graph_weight * score
-    # Below QA's relevance floor a passage matched by chance (one common character): better to name
-    # no condition than a wrong one.
-    settings = knowledge.settings
-    min_score = settings.qa_min_score_zh if language == "zh" else settings.qa_min_score_en
-    # Relative to the best passage: cosine of hashed n-grams is small in absolute terms for short text.
+    # Below QA's relevance floor (min_score) a passage matched by chance (one common character): better
+    # to name no condition than a wrong one. Scores count relative to the best passage: the cosine of
+    # hashed n-grams is small in absolute terms for short text.
     best = max((hit.score for hit in hits), default=0.0)
     for hit in hits:
         if hit.score < min_score:
