@@ -54,6 +54,7 @@ class Service:
     process: subprocess.Popen[bytes]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # what a client sends, e.g. a signed-in token
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -36,7 +37,10 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     lifespans: Sequence[ServiceLifespan] = (),
     settings: Settings | None = None,
+    api_dependencies: Sequence[Any] = (),
+    public_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
+    """`api_dependencies` guard every /api route (e.g. sign-in) except those of `public_routers`."""
     settings = settings or get_settings()
     configure_logging(settings)
 
@@ -103,8 +107,11 @@ def create_app(
     # Added last so it is outermost: it sees every response, CORS preflights included.
     app.add_middleware(RequestEnvelopeMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    app.include_router(system.router)
+    guard = list(api_dependencies)
+    app.include_router(system.router, dependencies=guard)
     for router in routers:
+        app.include_router(router, dependencies=guard)
+    for router in public_routers:
         app.include_router(router)
     return app
 

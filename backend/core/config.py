@@ -9,10 +9,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Development-only defaults: APP_ENV=production refuses to start with any of them.
+DEV_SECRET_KEY = "development-only-secret-do-not-use-in-production"  # noqa: S105
+_WEAK_SECRETS = {"", DEV_SECRET_KEY, "changethis", "change-me", "secret", "password", "admin"}
+MIN_SECRET_LENGTH = 32
+MIN_PASSWORD_LENGTH = 10
 
 
 class Settings(BaseSettings):
@@ -126,6 +132,26 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(5, ge=1)
     llm_breaker_reset_seconds: float = Field(30.0, gt=0)
 
+    # Doctor sign-in: signed (HS256) short-lived access tokens, longer refresh tokens, both revocable
+    secret_key: str = DEV_SECRET_KEY
+    token_audience: str = "medqa-doctor"  # noqa: S105
+    access_token_seconds: int = Field(900, ge=30, le=86_400)
+    refresh_token_seconds: int = Field(43_200, ge=60, le=30 * 86_400)
+    # The first admin, created at start when absent; change it later with the CLI or the admin API
+    admin_username: str = ""
+    admin_password: str = ""
+    # argon2id cost per password check (~0.2 s at the defaults); raise it on faster machines
+    argon2_memory_kib: int = Field(65_536, ge=1024)
+    argon2_time_cost: int = Field(3, ge=1, le=20)
+    # Guessing: a username (or an address) with this many failures in the window is locked out
+    login_max_failures: int = Field(5, ge=1)
+    login_max_failures_per_address: int = Field(20, ge=1)
+    login_failure_window_seconds: int = Field(900, ge=1)
+    login_lockout_seconds: int = Field(300, ge=1)
+    # Redis too slow for the per-request revocation check: a signed, unexpired token is trusted
+    auth_check_timeout: float = Field(0.5, gt=0)
+    audit_retention_days: float = Field(400, gt=0)
+
     # Rate limits
     rate_limit_enabled: bool = True
     rate_limit_default: str = "120/minute"
@@ -158,6 +184,32 @@ class Settings(BaseSettings):
         if not value.startswith(schemes):
             raise ValueError(f"must start with one of {', '.join(schemes)}")
         return value
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.admin_username and len(self.admin_password) < MIN_PASSWORD_LENGTH:
+            raise ValueError(f"ADMIN_PASSWORD must have at least {MIN_PASSWORD_LENGTH} characters")
+        if self.app_env != "production":
+            return self
+        if self.secret_key in _WEAK_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} characters "
+                "in production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.admin_username and (
+            self.admin_password in _WEAK_SECRETS or len(self.admin_password) < MIN_PASSWORD_LENGTH
+        ):
+            raise ValueError(
+                f"ADMIN_PASSWORD must be set, not a default, and at least {MIN_PASSWORD_LENGTH} characters "
+                "in production"
+            )
+        if self.metrics_token and len(self.metrics_token) < MIN_SECRET_LENGTH // 2:
+            raise ValueError(
+                f"METRICS_TOKEN must be at least {MIN_SECRET_LENGTH // 2} characters in production"
+            )
+        if self.llm_base_url and not self.llm_api_key:
+            raise ValueError("LLM_API_KEY must be set in production when LLM_BASE_URL is")
+        return self
 
     @property
     def metrics_root(self) -> Path:

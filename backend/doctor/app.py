@@ -1,21 +1,34 @@
-"""The doctor service: clinical QA and the consultation inbox (API on 8000)."""
+"""The doctor service: clinical QA and the consultation inbox (API on 8000), for signed-in doctors."""
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from backend.core.app_factory import create_app
 from backend.core.cache.tiered import cache_lifespan
 from backend.core.config import Settings
 from backend.core.consultations import consultations_lifespan
 from backend.core.knowledge.service import knowledge_lifespan
-from backend.doctor.api import admin_cache, consultations, kb, kg, qa
+from backend.doctor.api import admin_audit, admin_cache, admin_users, auth, consultations, kb, kg, qa
+from backend.doctor.auth.service import auth_lifespan
+from backend.doctor.deps import current_user
 
 
 def create_doctor_app(settings: Settings | None = None) -> FastAPI:
     return create_app(
         "doctor",
         title="MedQA doctor service",
-        routers=[qa.router, kb.router, kg.router, consultations.router, admin_cache.router],
-        lifespans=[knowledge_lifespan, cache_lifespan, consultations_lifespan],
+        routers=[
+            qa.router,
+            kb.router,
+            kg.router,
+            consultations.router,
+            admin_cache.router,
+            admin_users.router,
+            admin_audit.router,
+        ],
+        # Every /api route but sign-in needs a signed-in doctor; admin routes check the role too.
+        api_dependencies=[Depends(current_user)],
+        public_routers=[auth.router],
+        lifespans=[auth_lifespan, knowledge_lifespan, cache_lifespan, consultations_lifespan],
         settings=settings,
     )
 

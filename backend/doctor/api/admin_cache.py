@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from backend.core.cache.tiered import KINDS, Kind
 from backend.core.deps import CacheDep, rate_limit
 from backend.core.knowledge.schemas import StrictModel
 from backend.core.metrics import metric_samples
+from backend.doctor.deps import AdminDep, AuthDep, admin_user
 
 router = APIRouter(
-    prefix="/api/v1/admin/cache", tags=["cache administration"], dependencies=[rate_limit("default")]
+    prefix="/api/v1/admin/cache",
+    tags=["cache administration"],
+    dependencies=[Depends(admin_user), rate_limit("default")],
 )
 
 
@@ -99,5 +102,7 @@ class FlushResponse(BaseModel):
 
 
 @router.post("/flush", summary="Empty one kind of cached value, or all; other workers follow within a second")
-async def flush(body: FlushRequest, cache: CacheDep) -> FlushResponse:
-    return FlushResponse(**await cache.flush(body.kind))
+async def flush(body: FlushRequest, cache: CacheDep, admin: AdminDep, auth: AuthDep) -> FlushResponse:
+    flushed = FlushResponse(**await cache.flush(body.kind))
+    await auth.record(admin, "cache.flush", [flushed.kind])
+    return flushed

@@ -11,6 +11,7 @@ from backend.core.consultations import Status
 from backend.core.deps import ConsultationsDep, rate_limit
 from backend.core.errors import AppError
 from backend.core.knowledge.schemas import StrictModel
+from backend.doctor.deps import AuthDep, CurrentUserDep
 
 router = APIRouter(
     prefix="/api/v1/consultations", tags=["consultations"], dependencies=[rate_limit("default")]
@@ -33,6 +34,8 @@ class StatusChange(StrictModel):
 @router.get("", summary="Submitted summaries, newest first; filter by department and status")
 async def inbox(
     consultations: ConsultationsDep,
+    user: CurrentUserDep,
+    auth: AuthDep,
     department: Annotated[str | None, Query(max_length=50)] = None,
     status: Status | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -41,22 +44,33 @@ async def inbox(
     items, total = await consultations.list(
         department=department, status=status, page=page, page_size=page_size
     )
+    # Logged before the records leave: a read that cannot be audited does not happen (503).
+    if items:
+        await auth.record(user, "consultation.list", [str(item["id"]) for item in items])
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
 @router.get("/{record_id}", summary="One summary")
-async def read(record_id: RecordId, consultations: ConsultationsDep) -> dict[str, Any]:
+async def read(
+    record_id: RecordId, consultations: ConsultationsDep, user: CurrentUserDep, auth: AuthDep
+) -> dict[str, Any]:
     record = await consultations.get(record_id)
     if record is None:
         raise AppError(404, "No such consultation, or it is past its retention period.")
+    await auth.record(user, "consultation.read", [record_id])
     return record
 
 
 @router.post("/{record_id}/status", summary="Mark a summary new, seen or done")
 async def set_status(
-    record_id: RecordId, body: StatusChange, consultations: ConsultationsDep
+    record_id: RecordId,
+    body: StatusChange,
+    consultations: ConsultationsDep,
+    user: CurrentUserDep,
+    auth: AuthDep,
 ) -> dict[str, Any]:
     record = await consultations.set_status(record_id, body.status)
     if record is None:
         raise AppError(404, "No such consultation, or it is past its retention period.")
+    await auth.record(user, f"consultation.status.{body.status}", [record_id])
     return record

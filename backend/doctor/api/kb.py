@@ -17,6 +17,7 @@ from backend.core.knowledge.repository import DocumentNotFound, StoreNotFound
 from backend.core.knowledge.schemas import StoreName, StrictModel
 from backend.core.knowledge.vector_store import Hit, StoreInfo
 from backend.core.text import CleanText
+from backend.doctor.deps import AdminDep, AuthDep
 
 StorePath = Annotated[str, Path(pattern=STORE_NAME.pattern)]
 DocIdPath = Annotated[str, Path(pattern=DOC_ID.pattern)]
@@ -66,14 +67,19 @@ async def list_stores(knowledge: KnowledgeDep) -> StoresResponse:
     summary="Add documents (same id replaces); creates the store if needed",
     status_code=201,
 )
-async def add_documents(store: StorePath, body: DocumentsRequest, knowledge: KnowledgeDep) -> StoreInfo:
+async def add_documents(
+    store: StorePath, body: DocumentsRequest, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep
+) -> StoreInfo:
     info = await asyncio.to_thread(knowledge.repository.upsert, store, body.documents)
     await knowledge.refresh()
+    await auth.record(admin, "kb.documents.upsert", [f"{store}/{doc.id}" for doc in body.documents])
     return info
 
 
 @router.delete("/stores/{store}/documents/{doc_id}", summary="Remove one document")
-async def delete_document(store: StorePath, doc_id: DocIdPath, knowledge: KnowledgeDep) -> StoreInfo:
+async def delete_document(
+    store: StorePath, doc_id: DocIdPath, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep
+) -> StoreInfo:
     try:
         info = await asyncio.to_thread(knowledge.repository.delete_document, store, doc_id)
     except StoreNotFound:
@@ -81,13 +87,15 @@ async def delete_document(store: StorePath, doc_id: DocIdPath, knowledge: Knowle
     except DocumentNotFound:
         raise AppError(404, f"Document not found: {doc_id}") from None
     await knowledge.refresh()
+    await auth.record(admin, "kb.documents.delete", [f"{store}/{doc_id}"])
     return info
 
 
 @router.delete("/stores/{store}", summary="Remove a store and all its documents", status_code=204)
-async def delete_store(store: StorePath, knowledge: KnowledgeDep) -> None:
+async def delete_store(store: StorePath, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep) -> None:
     try:
         await asyncio.to_thread(knowledge.repository.delete_store, store)
     except StoreNotFound:
         raise AppError(404, f"Knowledge store not found: {store}") from None
     await knowledge.refresh()
+    await auth.record(admin, "kb.store.delete", [store])

@@ -16,6 +16,7 @@ from backend.core.config import Settings
 from backend.devstack.redis_server import LocalRedis
 from backend.doctor.app import create_doctor_app
 from backend.patient.app import create_patient_app
+from tests.support.auth import TEST_AUTH, admin_headers
 
 DIALOGUE_ZH = ["我咳嗽，还有点发热", "三天了", "5分", "有", "没有", "有的", "35岁，女", "没有"]
 DIALOGUE_EN = ["I have a cough and a fever", "three days", "6", "yes", "no", "no", "42, male", "none"]
@@ -24,16 +25,20 @@ DIALOGUE_EN = ["I have a cough and a fever", "three days", "6", "yes", "no", "no
 @pytest.fixture
 def apps(tmp_path: Path) -> Iterator[tuple[TestClient, TestClient]]:
     """The patient and the doctor service sharing one Redis key space and knowledge directory."""
-    settings = Settings(
-        data_dir=tmp_path,
-        redis_url=os.environ["REDIS_URL"],
-        redis_key_prefix=f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
-        rate_limit_default="1000/minute",
+    settings = Settings.model_validate(
+        {
+            "data_dir": tmp_path,
+            "redis_url": os.environ["REDIS_URL"],
+            "redis_key_prefix": f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
+            "rate_limit_default": "1000/minute",
+            **TEST_AUTH,
+        }
     )
     with (
         TestClient(create_patient_app(settings)) as patient,
         TestClient(create_doctor_app(settings)) as doctor,
     ):
+        doctor.headers.update(admin_headers(doctor))
         yield patient, doctor
 
 

@@ -1,0 +1,166 @@
+"""Sign-in, token refresh and logout, and the per-request token check, over the stores in this package.
+
+Created per worker in `auth_lifespan` (after the fork). The first admin comes from ADMIN_USERNAME and
+ADMIN_PASSWORD; when Redis is down at start, creating it is retried in the background.
+
+Availability: when Redis cannot answer the per-request revocation check within AUTH_CHECK_TIMEOUT, a
+token whose signature, audience and expiry verify is trusted with the role it carries (counted in
+`medqa_auth_degraded_total`). Clinical answers keep flowing through a Redis outage; what is lost for
+at most ACCESS_TOKEN_SECONDS is only the effect of a logout or password change made meanwhile.
+Sign-in, refresh and logout need Redis and answer 503 without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from backend.core.config import DEV_SECRET_KEY, Settings
+from backend.core.errors import AppError
+from backend.core.logging import get_logger
+from backend.core.redis import RedisClient
+from backend.doctor.auth.audit import AuditLog
+from backend.doctor.auth.login_guard import LoginGuard
+from backend.doctor.auth.metrics import AUTH_DEGRADED, LOGINS
+from backend.doctor.auth.tokens import Claims, InvalidToken, TokenPair, TokenSigner, TokenType
+from backend.doctor.auth.users import AuthStoreUnavailable, Role, UserStore, normalise_username
+
+log = get_logger("auth")
+
+BOOTSTRAP_RETRY_SECONDS = 5.0
+BOOTSTRAP_TIMEOUT_SECONDS = 5.0
+_BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in doctor or admin a request acts for."""
+
+    username: str
+    role: Role
+    claims: Claims
+
+
+def unauthorized(code: str, message: str) -> AppError:
+    return AppError(401, message, code=code, headers=_BEARER)
+
+
+class AuthService:
+    def __init__(self, redis: RedisClient, settings: Settings, service: str) -> None:
+        self.users = UserStore(redis, settings)
+        self.guard = LoginGuard(redis, settings)
+        self.audit = AuditLog(redis, settings)
+        self.signer = TokenSigner(settings)
+        self._check_timeout = settings.auth_check_timeout
+        self._service = service
+
+    async def login(self, username: str, password: str, address: str) -> TokenPair:
+        username = normalise_username(username)
+        locked = await self.guard.locked_for(username, address)
+        if locked:
+            LOGINS.labels(self._service, "locked").inc()
+            raise _locked(locked)
+        user = await self.users.authenticate(username, password)
+        if user is None:
+            LOGINS.labels(self._service, "failure").inc()
+            locked = await self.guard.failed(username, address)
+            if locked:
+                log.warning("sign-in locked after repeated failures", extra={"client": address})
+                raise _locked(locked)
+            raise AppError(401, "Wrong username or password.", code="invalid_credentials", headers=_BEARER)
+        await self.guard.succeeded(username)
+        LOGINS.labels(self._service, "success").inc()
+        log.info("signed in", extra={"user": user.username})
+        return self.signer.issue(user.username, user.role)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        claims = self._verify(refresh_token, "refresh")
+        state = await self.users.token_state(claims.username, claims.token_id)
+        if state.role is None or state.revoked or claims.issued_at < state.valid_after:
+            raise unauthorized("invalid_token", "The sign-in is no longer valid; sign in again.")
+        # Spent exactly once: of two refreshes racing with one token, the second is refused.
+        if not await self.users.revoke_once(claims.token_id, claims.expires_at):
+            raise unauthorized("invalid_token", "The sign-in is no longer valid; sign in again.")
+        return self.signer.issue(claims.username, state.role)
+
+    async def logout(self, principal: Principal, refresh_token: str | None) -> None:
+        await self.users.revoke(principal.claims.token_id, principal.claims.expires_at)
+        if refresh_token:
+            with contextlib.suppress(AppError):
+                claims = self._verify(refresh_token, "refresh")
+                if claims.username == principal.username:
+                    await self.users.revoke(claims.token_id, claims.expires_at)
+
+    async def authenticate(self, access_token: str) -> Principal:
+        claims = self._verify(access_token, "access")
+        try:
+            state = await asyncio.wait_for(
+                self.users.token_state(claims.username, claims.token_id), self._check_timeout
+            )
+        except (AuthStoreUnavailable, TimeoutError):
+            AUTH_DEGRADED.labels(self._service).inc()
+            role: Role = "admin" if claims.role == "admin" else "doctor"
+            return Principal(claims.username, role, claims)
+        if state.role is None or state.revoked or claims.issued_at < state.valid_after:
+            raise unauthorized("invalid_token", "The sign-in is no longer valid; sign in again.")
+        return Principal(claims.username, state.role, claims)
+
+    async def record(self, principal: Principal, action: str, records: list[str]) -> None:
+        """Write to the audit log what `principal` did to which records (ids only)."""
+        await self.audit.record(principal.username, principal.role, action, records)
+
+    def _verify(self, token: str, kind: TokenType) -> Claims:
+        try:
+            return self.signer.verify(token, kind)
+        except InvalidToken as exc:
+            raise unauthorized(exc.code, str(exc)) from exc
+
+    async def bootstrap_admin(self, username: str, password: str) -> bool:
+        """Create the first admin from the environment unless it exists; False when Redis is down."""
+        try:
+            create = self.users.create(normalise_username(username), password, "admin", exist_ok=True)
+            await asyncio.wait_for(create, BOOTSTRAP_TIMEOUT_SECONDS)
+        except (AuthStoreUnavailable, TimeoutError):
+            return False
+        return True
+
+    async def keep_bootstrapping(self, username: str, password: str) -> None:
+        while True:
+            await asyncio.sleep(BOOTSTRAP_RETRY_SECONDS)
+            if await self.bootstrap_admin(username, password):
+                log.info("first admin ready")
+                return
+
+
+def _locked(seconds: int) -> AppError:
+    return AppError(
+        429,
+        f"Too many failed sign-ins. Try again in {seconds} s.",
+        code="login_locked",
+        headers={"Retry-After": str(seconds)},
+        extra={"retry_after": seconds},
+    )
+
+
+@contextlib.asynccontextmanager
+async def auth_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    auth = AuthService(app.state.redis, settings, app.state.service)
+    app.state.auth = auth
+    if settings.secret_key == DEV_SECRET_KEY:
+        log.warning("SECRET_KEY is the development default; set a random one for any real use")
+    bootstrap: asyncio.Task[None] | None = None
+    admin = (settings.admin_username, settings.admin_password)
+    # Done before serving when Redis answers, so the first sign-in finds the admin; else retried.
+    if settings.admin_username and not await auth.bootstrap_admin(*admin):
+        log.warning("Redis unavailable: the first admin will be created when it answers")
+        bootstrap = asyncio.create_task(auth.keep_bootstrapping(*admin))
+    try:
+        yield
+    finally:
+        if bootstrap is not None:
+            bootstrap.cancel()
