@@ -24,7 +24,7 @@ import httpx
 from backend.core.knowledge.diseases import starter_diseases
 from backend.devstack.processes import stop
 from bench.loadgen import LoadResult, post_json_script, run_wrk
-from bench.stack import serve
+from bench.stack import serve, sign_in
 
 TEMPLATES_ZH = ["{}有哪些症状？", "{}怎么治疗？", "{}是什么原因引起的？", "{}应该挂什么科？"]
 ZIPF_S = 1.1
@@ -66,19 +66,23 @@ def main() -> None:
     mix = zipf_mix(distinct)
     with tempfile.TemporaryDirectory() as data_dir:
         bodies = [json.dumps({"question": question}, ensure_ascii=False) for question in mix]
-        script = post_json_script(str(Path(data_dir) / "zipf.lua"), bodies)
+        script_path = str(Path(data_dir) / "zipf.lua")
 
         base, process = serve(DOCTOR, data_dir, CACHE_ENABLED="false")
         try:
+            script = post_json_script(script_path, bodies, sign_in(base))
             uncached = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
         finally:
             stop(process, signal.SIGTERM)
 
         base, process = serve(DOCTOR, data_dir)
         try:
+            headers = sign_in(base)
+            script = post_json_script(script_path, bodies, headers)
             cold = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
-            stats = httpx.get(f"{base}/api/v1/admin/cache/stats").json()["kinds"]["qa"]
-            with httpx.Client(timeout=30) as client:  # every question cached (in L2 at least)
+            stats = httpx.get(f"{base}/api/v1/admin/cache/stats", headers=headers).json()["kinds"]["qa"]
+            # Every question cached (in L2 at least).
+            with httpx.Client(timeout=30, headers=headers) as client:
                 for question in distinct:
                     client.post(f"{base}/api/v1/medical/qa", json={"question": question})
             run_wrk(f"{base}/healthz", seconds=1)

@@ -35,7 +35,7 @@ from backend.core.knowledge.service import ensure_starter_store
 from backend.core.knowledge.vector_store import LoadedStore, read_chunks
 from backend.devstack.processes import stop
 from bench.loadgen import post_json_script, run_wrk
-from bench.stack import serve
+from bench.stack import serve, sign_in
 
 SHARED = PROJECT_ROOT.parent / "shared" / "data"
 H39 = SHARED / "qasystemonmedicalgraph-39health" / "disease.utf8.csv"
@@ -134,11 +134,13 @@ def family(pid: int) -> list[int]:
     return [pid, *map(int, children)]
 
 
-def load_every_store_in_every_worker(base: str, stores: list[str], workers: int) -> None:
+def load_every_store_in_every_worker(
+    base: str, stores: list[str], workers: int, headers: dict[str, str]
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for store in stores:
-            with httpx.Client() as client:  # new connection: spreads over workers
+            with httpx.Client(headers=headers) as client:  # new connection: spreads over workers
                 client.post(f"{base}/api/v1/kb/search", json={"query": "fever", "stores": [store]})
         metrics = httpx.get(f"{base}/metrics").text
         loaded = sum(
@@ -194,7 +196,7 @@ def main() -> None:
     qa_questions = [f"{m['name']}有哪些症状" for _, m in sample[:200]] + [q for _, q in mq_sample[:200]]
     rng.shuffle(qa_questions)
     bodies = [json.dumps({"question": q[:500]}, ensure_ascii=False) for q in qa_questions]
-    script = post_json_script(str(data_dir / "qa.lua"), bodies)
+    script_path = str(data_dir / "qa.lua")
     warm_seconds = max(10, args.seconds)
 
     # Both configurations serve the same QA warm-up before PSS is read: the indexes are memory-mapped,
@@ -202,21 +204,25 @@ def main() -> None:
     # Uncached: every question runs the pipeline (bench/cache.py measures the answer cache).
     base, process = serve(DOCTOR, data_dir, 1, CACHE_ENABLED="false")
     try:
-        load_every_store_in_every_worker(base, stores, 1)
+        headers = sign_in(base)
+        script = post_json_script(script_path, bodies, headers)
+        load_every_store_in_every_worker(base, stores, 1, headers)
         run_wrk(f"{base}/api/v1/medical/qa", seconds=warm_seconds, script=script)
         pss_one = pss_kib(family(process.pid))
     finally:
         stop(process)
     base, process = serve(DOCTOR, data_dir, 4, CACHE_ENABLED="false")
     try:
-        load_every_store_in_every_worker(base, stores, 4)
+        headers = sign_in(base)
+        script = post_json_script(script_path, bodies, headers)
+        load_every_store_in_every_worker(base, stores, 4, headers)
         run_wrk(f"{base}/api/v1/medical/qa", seconds=warm_seconds, script=script)
         pss_four = pss_kib(family(process.pid))
         run_wrk(f"{base}/healthz", seconds=1)
         hello = run_wrk(f"{base}/healthz", seconds=args.seconds)
         qa = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
         hello_share = qa.requests_per_second / hello.requests_per_second
-        with httpx.Client(timeout=30) as client:
+        with httpx.Client(timeout=30, headers=headers) as client:
             latencies, server_ms = [], []
             for question in qa_questions[:200]:
                 started = time.perf_counter()

@@ -51,10 +51,12 @@ def run_wrk(
     return LoadResult(url, rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0)
 
 
-def post_json_script(path: str, bodies: list[str]) -> str:
+def post_json_script(path: str, bodies: list[str], headers: dict[str, str] | None = None) -> str:
     """A wrk Lua script that POSTs the given JSON bodies in turn; returns the script's path."""
     import json
 
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    lua_headers = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in all_headers.items())
     lines = ",\n".join(json.dumps(body, ensure_ascii=False) for body in bodies)
     script = f"""
 bodies = {{
@@ -64,7 +66,7 @@ counter = 0
 request = function()
   counter = counter + 1
   local body = bodies[(counter % #bodies) + 1]
-  return wrk.format("POST", nil, {{["Content-Type"] = "application/json"}}, body)
+  return wrk.format("POST", nil, {{{lua_headers}}}, body)
 end
 """
     with open(path, "w", encoding="utf-8") as out:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import httpx
+
 from backend.devstack.processes import free_port, start_gunicorn, wait_http
+
+BENCH_ADMIN = ("bench-admin", "bench-admin-password")
 
 
 def serve(
@@ -24,9 +28,21 @@ def serve(
         # Steady state: at benchmark rates MAX_REQUESTS would recycle every worker every few seconds.
         "MAX_REQUESTS": "0",
         "REDIS_KEY_PREFIX": f"medqa-bench-{port}:",
+        # The doctor service's routes need a signed-in doctor; one token lasts the whole run.
+        "ADMIN_USERNAME": BENCH_ADMIN[0],
+        "ADMIN_PASSWORD": BENCH_ADMIN[1],
+        "ACCESS_TOKEN_SECONDS": "86400",
         **env,
     }
     process = start_gunicorn(app, port, env=full_env)
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/readyz", timeout=120)
     return base, process
+
+
+def sign_in(base: str) -> dict[str, str]:
+    """The Authorization header of the benchmark's admin on the doctor service at `base`."""
+    form = {"username": BENCH_ADMIN[0], "password": BENCH_ADMIN[1]}
+    response = httpx.post(f"{base}/api/v1/auth/token", data=form, timeout=30)
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(300, ge=1)
     # Redis too slow for the per-request revocation check: a signed, unexpired token is trusted
     auth_check_timeout: float = Field(0.5, gt=0)
+    # A worker reuses its check of a token this long: a logout or password change made in another
+    # worker takes effect there within this time (in the same worker, at once)
+    auth_cache_seconds: float = Field(1.0, ge=0, le=60)
     audit_retention_days: float = Field(400, gt=0)
 
     # Rate limits

@@ -66,3 +66,11 @@ class TTLCache:
             for key in doomed:
                 del self._entries[key]
         return len(doomed)
+
+    def remove_where(self, predicate: Callable[[Any], bool]) -> int:
+        """Drop every entry whose value matches; O(n)."""
+        with self._lock:
+            doomed = [key for key, (_, value) in self._entries.items() if predicate(value)]
+            for key in doomed:
+                del self._entries[key]
+        return len(doomed)

@@ -80,6 +80,7 @@ async def change_user(username: UsernamePath, body: UserChange, auth: AuthDep, a
     user = await auth.users.update(username, password=body.password, role=body.role)
     if user is None:
         raise _not_found(username)
+    auth.forget(username)
     await auth.record(admin, "user.update", [username])
     return UserOut.of(user)
 
@@ -90,5 +91,6 @@ async def delete_user(username: UsernamePath, auth: AuthDep, admin: AdminDep) ->
         raise AppError(409, "An admin cannot delete their own account.")
     if not await auth.users.delete(username):
         raise _not_found(username)
+    auth.forget(username)
     await auth.record(admin, "user.delete", [username])
     return Response(status_code=204)

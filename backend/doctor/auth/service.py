@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from backend.core.cache.lru import MISSING, TTLCache
 from backend.core.config import DEV_SECRET_KEY, Settings
 from backend.core.errors import AppError
 from backend.core.logging import get_logger
@@ -31,6 +33,7 @@ from backend.doctor.auth.users import AuthStoreUnavailable, Role, UserStore, nor
 
 log = get_logger("auth")
 
+CHECKED_TOKENS_PER_WORKER = 10_000
 BOOTSTRAP_RETRY_SECONDS = 5.0
 BOOTSTRAP_TIMEOUT_SECONDS = 5.0
 _BEARER = {"WWW-Authenticate": "Bearer"}
@@ -56,6 +59,9 @@ class AuthService:
         self.audit = AuditLog(redis, settings)
         self.signer = TokenSigner(settings)
         self._check_timeout = settings.auth_check_timeout
+        self._cache_seconds = settings.auth_cache_seconds
+        # username NUL token -> Principal: a token checked moments ago is not checked again.
+        self._checked = TTLCache(CHECKED_TOKENS_PER_WORKER)
         self._service = service
 
     async def login(self, username: str, password: str, address: str) -> TokenPair:
@@ -89,6 +95,7 @@ class AuthService:
 
     async def logout(self, principal: Principal, refresh_token: str | None) -> None:
         await self.users.revoke(principal.claims.token_id, principal.claims.expires_at)
+        self.forget(principal.username)
         if refresh_token:
             with contextlib.suppress(AppError):
                 claims = self._verify(refresh_token, "refresh")
@@ -96,6 +103,10 @@ class AuthService:
                     await self.users.revoke(claims.token_id, claims.expires_at)
 
     async def authenticate(self, access_token: str) -> Principal:
+        checked = self._checked.get(access_token)
+        if checked is not MISSING and checked.claims.expires_at > time.time():
+            principal: Principal = checked
+            return principal
         claims = self._verify(access_token, "access")
         try:
             state = await asyncio.wait_for(
@@ -107,7 +118,13 @@ class AuthService:
             return Principal(claims.username, role, claims)
         if state.role is None or state.revoked or claims.issued_at < state.valid_after:
             raise unauthorized("invalid_token", "The sign-in is no longer valid; sign in again.")
-        return Principal(claims.username, state.role, claims)
+        principal = Principal(claims.username, state.role, claims)
+        self._checked.set(access_token, principal, self._cache_seconds)
+        return principal
+
+    def forget(self, username: str) -> None:
+        """Drop this worker's checked tokens of a user whose sign-ins just changed."""
+        self._checked.remove_where(lambda principal: principal.username == username)
 
     async def record(self, principal: Principal, action: str, records: list[str]) -> None:
         """Write to the audit log what `principal` did to which records (ids only)."""
