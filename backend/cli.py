@@ -1,4 +1,5 @@
-"""Operator commands: `python -m backend.cli kb ...` to import, list and delete knowledge stores.
+"""Operator commands: `python -m backend.cli kb ...` to import, list and delete knowledge stores,
+and `python -m backend.cli users ...` to manage doctor accounts (backend/doctor/auth/accounts_cli.py).
 
     kb import --format FORMAT --store NAME PATH [--allow-pickle]
     kb list [--json]
@@ -28,6 +29,7 @@ from backend.core.knowledge.documents import Document, valid_store_name
 from backend.core.knowledge.importers import FORMATS, UNSAFE_FORMATS, RowError
 from backend.core.knowledge.repository import DocumentNotFound, KnowledgeRepository, StoreNotFound
 from backend.core.knowledge.vector_store import StoreInfo
+from backend.doctor.auth import accounts_cli
 
 RepositoryFactory = Callable[[Settings], KnowledgeRepository]
 
@@ -88,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     delete_doc.add_argument("name", metavar="NAME")
     delete_doc.add_argument("doc_id", metavar="DOC_ID")
     delete_doc.set_defaults(subparser=delete_doc)
+    accounts_cli.add_parser(commands)
     return parser
 
 
@@ -95,6 +98,8 @@ def main(
     argv: Sequence[str] | None = None, repository_factory: RepositoryFactory = KnowledgeRepository
 ) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "users":
+        return accounts_cli.run(args, load_settings())
     parser: argparse.ArgumentParser = args.subparser  # errors print the usage of the action at fault
     store = getattr(args, "store", None) or getattr(args, "name", None)
     if store is not None and not valid_store_name(store):
