@@ -171,6 +171,12 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _empty_secret_is_the_default(cls, value: str) -> str:
+        # An empty SECRET_KEY (as in .env.example) means "not set": the default, refused in production.
+        return value or DEV_SECRET_KEY
+
     @field_validator("rate_limit_default", "rate_limit_qa", "rate_limit_health")
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:

@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 
-from backend.core.config import PROJECT_ROOT, Settings
+from backend.core.config import DEV_SECRET_KEY, PROJECT_ROOT, Settings
 
 
 @pytest.mark.parametrize(
@@ -60,3 +61,51 @@ def test_env_example_documents_every_setting() -> None:
     }
     expected = {name.upper() for name in Settings.model_fields}
     assert expected <= documented, f"missing from .env.example: {sorted(expected - documented)}"
+
+
+PRODUCTION_SECRETS = {
+    "app_env": "production",
+    "secret_key": "k" * 48,
+    "admin_username": "admin",
+    "admin_password": "a-strong-admin-password",
+}
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"secret_key": ""}, "SECRET_KEY"),
+        ({"secret_key": DEV_SECRET_KEY}, "SECRET_KEY"),
+        ({"secret_key": "short-secret"}, "SECRET_KEY"),
+        ({"admin_password": "changethis"}, "ADMIN_PASSWORD"),
+        ({"admin_password": ""}, "ADMIN_PASSWORD"),
+        ({"metrics_token": "abc"}, "METRICS_TOKEN"),
+        ({"llm_base_url": "http://llm.internal/v1", "llm_api_key": ""}, "LLM_API_KEY"),
+    ],
+)
+def test_production_refuses_default_or_empty_secrets(override: dict[str, str], named: str) -> None:
+    assert Settings.model_validate(PRODUCTION_SECRETS).app_env == "production"  # the control case
+    with pytest.raises(ValidationError, match=named):
+        Settings.model_validate({**PRODUCTION_SECRETS, **override})
+
+
+def test_production_start_stops_with_one_line_about_the_secret() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ADMIN_PASSWORD")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "backend.doctor.app:app",
+            "--check-config",
+        ],
+        cwd=PROJECT_ROOT,
+        env={**env, "APP_ENV": "production"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
