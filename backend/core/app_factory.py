@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from backend.core.api import health, system
 from backend.core.config import Settings, get_settings
-from backend.core.errors import install_error_handlers
+from backend.core.errors import ERROR_RESPONSES, install_error_handlers
 from backend.core.logging import configure_logging, get_logger
 from backend.core.metrics import REDIS_ERRORS, REDIS_POOL_CONNECTIONS, REDIS_POOL_MAX
 from backend.core.middleware import RequestEnvelopeMiddleware
@@ -108,11 +108,11 @@ def create_app(
     app.add_middleware(RequestEnvelopeMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     guard = list(api_dependencies)
-    app.include_router(system.router, dependencies=guard)
+    app.include_router(system.router, dependencies=guard, responses=ERROR_RESPONSES)
     for router in routers:
-        app.include_router(router, dependencies=guard)
+        app.include_router(router, dependencies=guard, responses=ERROR_RESPONSES)
     for router in public_routers:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     return app
 
 

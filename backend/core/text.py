@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 _CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _FORBIDDEN = re.compile(rf"[{_CONTROLS}\ud800-\udfff]")
@@ -30,4 +30,7 @@ def clean_text(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-CleanText = Annotated[str, AfterValidator(clean_text)]
+# The same rule in the OpenAPI schema (ECMA-262 escapes), so clients and generated tests know it.
+_SCHEMA_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]*$"
+
+CleanText = Annotated[str, AfterValidator(clean_text), Field(json_schema_extra={"pattern": _SCHEMA_PATTERN})]
