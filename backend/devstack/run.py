@@ -7,6 +7,8 @@ Ctrl-C stops everything, in order: UIs, services (gracefully), then the Redis it
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -41,9 +43,26 @@ def _ensure_redis(settings: Settings) -> LocalRedis | None:
     return local
 
 
+def _dev_admin(settings: Settings) -> dict[str, str]:
+    """A first admin for a development stack without ADMIN_USERNAME: `admin`, with a password made
+    once and kept in DATA_DIR/run (the account outlives a restart, so must its password)."""
+    if settings.admin_username:
+        return {}
+    secret_file = settings.data_dir / "run" / "dev-admin-password"
+    if not secret_file.exists():
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(12))
+    password = secret_file.read_text().strip()
+    _say(f"doctor sign-in for development: admin / {password}  (kept in {secret_file})")
+    return {"ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": password}
+
+
 def main() -> None:
     settings = load_settings()
     redis = _ensure_redis(settings)
+    doctor_env = _dev_admin(settings) if settings.app_env != "production" else {}
     services = {
         "doctor": ("backend.doctor.app:app", settings.doctor_port, settings.doctor_ui_port),
         "patient": ("backend.patient.app:app", settings.patient_port, settings.patient_ui_port),
@@ -68,7 +87,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, shutdown)
     try:
         for name, (app, port, _) in services.items():
-            children.append((f"{name} service", start_gunicorn(app, port, host=settings.host)))
+            env = doctor_env if name == "doctor" else {}
+            children.append((f"{name} service", start_gunicorn(app, port, env=env, host=settings.host)))
         for name, (_, port, ui_port) in services.items():
             ui = subprocess.Popen(
                 [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,8 +47,15 @@ def test_run_command_brings_up_the_stack_and_ctrl_c_stops_it(tmp_path: Path) -> 
         patient_ui = f"http://127.0.0.1:{ports['PATIENT_UI_PORT']}"
         assert "医生工作站" in httpx.get(f"{doctor_ui}/").text
         assert "患者服务" in httpx.get(f"{patient_ui}/").text
-        # The UIs reach their own service through the same-origin /api proxy.
-        assert httpx.get(f"{doctor_ui}/api/v1/ping").json() == {"pong": "doctor"}
+        # The UIs reach their own service through the same-origin /api proxy; the doctor's needs the
+        # development admin the run command made and printed.
+        assert httpx.get(f"{doctor_ui}/api/v1/ping").status_code == 401
+        password = re.search(r"doctor sign-in for development: admin / (\S+)", output).group(1)  # type: ignore[union-attr]
+        signed_in = httpx.post(
+            f"{doctor_ui}/api/v1/auth/token", data={"username": "admin", "password": password}
+        )
+        headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        assert httpx.get(f"{doctor_ui}/api/v1/ping", headers=headers).json() == {"pong": "doctor"}
         assert httpx.get(f"{patient_ui}/api/v1/ping").json() == {"pong": "patient"}
         assert httpx.get(f"http://127.0.0.1:{ports['DOCTOR_PORT']}/readyz").status_code == 200
     finally:
