@@ -292,7 +292,7 @@ def test_secret_is_only_a_template() -> None:
     secret = named("Secret", "medqa-secrets")
     assert "data" not in secret, "base64 data in a committed Secret"
     values = secret["stringData"]
-    assert {"REDIS_URL", "REDIS_PASSWORD"} <= set(values)
+    assert {"REDIS_URL", "REDIS_PASSWORD", "SECRET_KEY", "ADMIN_PASSWORD", "METRICS_TOKEN"} <= set(values)
     assert all("CHANGE_ME" in value for value in values.values()), "a committed Secret holds a real value"
 
 
