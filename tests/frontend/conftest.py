@@ -1,6 +1,6 @@
 """The whole stack for the UI tests, started once per session: `python -m backend.devstack.run` (both
 services under gunicorn and both UI servers) on free ports, against the shared test Redis under a key
-prefix of its own, with a fake LLM that streams, and one headless Chromium reused by every test.
+prefix of its own, with a fake LLM that streams, and one headless Chromium per test module.
 
 Chromium is Debian's (/usr/bin/chromium), driven by Playwright's Python package; `playwright install`
 is never needed. Screenshots of the main screens go to test-artifacts/screenshots/.
@@ -167,8 +167,9 @@ def llm(ui_stack: Stack) -> Iterator[FakeLLM]:
     ui_stack.llm.reset()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module: closed before unrelated tests run with Playwright's loop gone."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=15_000)

@@ -156,11 +156,23 @@ class KnowledgeService:
                 for info in infos
                 if (info.cjk_share >= MIN_SCRIPT_SHARE if chinese else info.cjk_share <= 1 - MIN_SCRIPT_SHARE)
             ]
-        loaded = await asyncio.gather(*(self.stores.get(name) for name in names))
-        results = await asyncio.gather(*(self._search_one(store, query, top_k) for store in loaded))
+        loaded = await asyncio.gather(*(self._load(name, required=bool(stores)) for name in names))
+        results = await asyncio.gather(
+            *(self._search_one(store, query, top_k) for store in loaded if store is not None)
+        )
         merged = [hit for hits in results for hit in hits]
         merged.sort(key=lambda hit: hit.score, reverse=True)
         return merged[:top_k]
+
+    async def _load(self, name: str, *, required: bool) -> LoadedStore | None:
+        """A store to search; a store this worker still lists but another just deleted is skipped,
+        unless the caller asked for it by name (then it is their 404)."""
+        try:
+            return await self.stores.get(name)
+        except StoreNotFound:
+            if required:
+                raise
+            return None
 
     async def _search_one(self, store: LoadedStore, query: str, top_k: int) -> list[Hit]:
         started = time.perf_counter()

@@ -49,6 +49,8 @@ class AuditLog:
     ) -> list[dict[str, Any]]:
         """Entries newest first, optionally for one actor or one record, older than the id `before`."""
         entries: list[dict[str, Any]] = []
+        if before is not None and tuple(map(int, before.split("-"))) == (0, 0):
+            return entries  # nothing is older than the first possible id
         end = f"({before}" if before else "+"
         scanned = 0
         with auth_store_errors():

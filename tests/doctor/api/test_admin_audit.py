@@ -55,3 +55,10 @@ def test_admin_changes_are_audited_too(make_client: MakeClient) -> None:
         ("user.delete", "dr-sun"),
         ("user.create", "dr-sun"),
     ]
+
+
+def test_paging_before_the_first_possible_entry_is_an_empty_page(make_client: MakeClient) -> None:
+    admin = make_client()
+    response = admin.get("/api/v1/admin/audit", params={"before": "0-0"})
+    assert response.status_code == 200
+    assert response.json() == {"entries": []}

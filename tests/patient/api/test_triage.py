@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.core.knowledge.departments import departments
+from backend.core.knowledge.documents import Document
+from tests.support.clients import MakeClient
 
 
 def _triage(client: TestClient, complaint: str, **extra: Any) -> dict[str, Any]:
@@ -94,3 +96,16 @@ def test_absurdly_nested_json_is_a_clear_400_not_a_crash(client: TestClient) -> 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
     assert client.post("/api/v1/triage", json={"complaint": "头痛"}).status_code == 200  # still serving
+
+
+def test_a_store_deleted_by_another_process_is_skipped_not_a_500(make_client: MakeClient) -> None:
+    client = make_client()
+    repository = client.app.state.knowledge.repository  # type: ignore[attr-defined]
+    document = Document(id="note-1", title="本院咳嗽门诊", text="本院咳嗽门诊在门诊楼三层。")
+    repository.upsert("hospital", [document])
+    client.portal.call(client.app.state.knowledge.refresh)  # type: ignore[attr-defined,union-attr]
+    # Listed in this worker but not loaded yet, when the doctor service deletes it.
+    repository.delete_store("hospital")
+    response = client.post("/api/v1/triage", json={"complaint": "咳嗽三天"})
+    assert response.status_code == 200
+    assert response.json()["departments"]

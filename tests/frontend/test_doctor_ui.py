@@ -1,0 +1,363 @@
+"""The doctor workstation in a real browser, in Chinese and in English: sign in and out, a streamed
+answer with its sources and disease card, the inbox with a summary a patient just submitted, the
+admin screens, an expired sign-in, and the error messages."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.frontend.conftest import LANGUAGES, OpenPage, Stack, require_browser
+from tests.support.auth import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.support.fake_llm import FakeLLM
+
+require_browser()
+
+from playwright.sync_api import Page, expect  # noqa: E402
+
+# What the fake LLM streams, piece by piece.
+CHUNKS = {
+    "zh": ["高血压的常用药物", "包括钙通道阻滞剂", "等 [1]。"],
+    "en": ["Common drugs ", "for hypertension ", "include calcium channel blockers [1]."],
+}
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "username": "用户名",
+        "password": "密码",
+        "sign_in": "登录",
+        "wrong": "用户名或密码错误",
+        "qa_heading": "临床问答",
+        "question_label": "临床问题",
+        "question": "高血压吃什么药？",
+        "ask": "提问",
+        "mode_llm": "语言模型生成",
+        "streamed": "流式输出",
+        "read_source_1": "阅读来源 1：高血压",
+        "source_heading": "来源 [1]",
+        "card_chip": "打开“高血压”的疾病卡片",
+        "card_heading": "高血压",
+        "card_field": "症状",
+        "inbox": "预问诊收件箱",
+        "complaint": "突然胸口剧痛，喘不上气",
+        "mark_seen": "标记为已查看",
+        "marked_seen": "已标记为“已查看”。",
+        "seen": "已查看",
+        "emergency": "急症",
+        "sign_out": "退出登录",
+        "signed_out": "您已退出登录。",
+        "role": "医生",
+        "close": "关闭",
+    },
+    "en": {
+        "username": "Username",
+        "password": "Password",
+        "sign_in": "Sign in",
+        "wrong": "Wrong username or password.",
+        "qa_heading": "Clinical question answering",
+        "question_label": "Clinical question",
+        "question": "Which drugs treat hypertension?",
+        "ask": "Ask",
+        "mode_llm": "Written by the language model",
+        "streamed": "Streamed",
+        "read_source_1": "Read source 1: 高血压",
+        "source_heading": "Source [1]",
+        "card_chip": "Open the disease card of 高血压",
+        "card_heading": "Hypertension（高血压）",
+        "card_field": "Symptoms",
+        "inbox": "Consultation inbox",
+        "complaint": "Sudden crushing chest pain and I can't breathe",
+        "mark_seen": "Mark as seen",
+        "marked_seen": "Marked “Seen”.",
+        "seen": "Seen",
+        "emergency": "Emergency",
+        "sign_out": "Sign out",
+        "signed_out": "You have signed out.",
+        "role": "doctor",
+        "close": "Close",
+    },
+}
+
+
+def switch_language(page: Page, lang: str) -> None:
+    """Chinese is the default; the visible toggle switches to English (and is remembered)."""
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    if lang == "en":
+        page.get_by_role("button", name=re.compile("Switch to English")).click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+def sign_in(page: Page, text: dict[str, str], username: str, password: str) -> None:
+    form = page.locator("#login-form")
+    form.get_by_label(text["username"]).fill(username)
+    form.get_by_label(text["password"]).fill(password)
+    form.get_by_role("button", name=text["sign_in"]).click()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_doctor_signs_in_asks_reads_sources_and_card_and_finds_a_new_consultation(
+    lang: str, ui_stack: Stack, llm: FakeLLM, open_page: OpenPage, screenshots: Path
+) -> None:
+    text = TEXT[lang]
+    username = f"dr-{lang}-{uuid.uuid4().hex[:6]}"
+    password = ui_stack.ensure_doctor(username)
+    marker = uuid.uuid4().hex[:8]
+    ui_stack.submit_consultation(f"{text['complaint']} {marker}")
+    llm.chunks = list(CHUNKS[lang])
+    llm.chunk_delay = 0.4  # slow enough to see the answer arrive piece by piece
+
+    page = open_page(ui_stack.doctor_ui)
+    switch_language(page, lang)
+    screenshot_prefix = screenshots / f"doctor-{lang}"
+    page.screenshot(path=f"{screenshot_prefix}-sign-in.png")
+
+    # A wrong password is refused with a clear message, and no token lands in the URL.
+    sign_in(page, text, username, "not-the-password")
+    expect(page.locator("#login-error")).to_contain_text(text["wrong"])
+    sign_in(page, text, username, password)
+    expect(page.get_by_role("heading", name=text["qa_heading"])).to_be_visible()
+    expect(page.locator("#user-name")).to_contain_text(f"{username}")
+    expect(page.locator("#user-name")).to_contain_text(text["role"])
+    expect(page.locator(".admin-only").first).to_be_hidden()  # a doctor sees no admin screens
+    assert "token" not in page.url
+    assert password not in page.url
+
+    # The answer streams in: partial text while the answer is still busy, then the whole answer.
+    page.get_by_label(text["question_label"], exact=True).fill(text["question"])
+    page.get_by_role("button", name=text["ask"], exact=True).click()
+    answer = page.locator("#qa-answer")
+    expect(answer).to_have_attribute("aria-busy", "true")
+    expect(answer).to_contain_text(CHUNKS[lang][0])
+    expect(answer).to_have_attribute("aria-busy", "true")  # still arriving
+    expect(answer).to_have_attribute("aria-busy", "false")
+    expect(answer).to_contain_text("".join(CHUNKS[lang]))
+    expect(answer.get_by_role("button", name=re.compile("1"))).to_be_visible()  # citation [1]
+    badges = page.locator("#qa-badges")
+    expect(badges).to_contain_text(text["mode_llm"])
+    expect(badges).to_contain_text(text["streamed"])
+    expect(page.locator("#qa-disclaimer")).not_to_be_empty()
+    expect(page.locator("#qa-intents li").first).to_be_visible()
+    page.screenshot(path=f"{screenshot_prefix}-answer.png", full_page=True)
+
+    # A numbered source opens its passage.
+    page.get_by_role("button", name=text["read_source_1"], exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name=text["source_heading"])).to_be_visible()
+    expect(dialog.locator("blockquote")).not_to_be_empty()
+    page.screenshot(path=f"{screenshot_prefix}-source.png")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    # A recognised disease opens its card from the knowledge graph.
+    page.get_by_role("button", name=text["card_chip"]).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name=text["card_heading"])).to_be_visible()
+    expect(dialog.locator("dt", has_text=text["card_field"]).first).to_be_visible()
+    page.screenshot(path=f"{screenshot_prefix}-disease-card.png")
+    dialog.get_by_role("button", name=text["close"]).click()
+    expect(dialog).to_be_hidden()
+
+    # The summary the patient just submitted is in the inbox; open it and mark it seen.
+    page.get_by_role("link", name=text["inbox"]).click()
+    row = page.locator("#inbox-rows tr", has_text=marker)
+    expect(row).to_be_visible()
+    expect(row).to_contain_text(text["emergency"])
+    page.screenshot(path=f"{screenshot_prefix}-inbox.png", full_page=True)
+    row.get_by_role("button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(marker)
+    page.screenshot(path=f"{screenshot_prefix}-consultation.png")
+    dialog.get_by_role("button", name=text["mark_seen"]).click()
+    expect(dialog).to_contain_text(text["marked_seen"])
+    page.keyboard.press("Escape")
+    expect(row).to_contain_text(text["seen"])
+
+    # Signing out clears the page and returns to the sign-in screen.
+    page.get_by_role("button", name=text["sign_out"]).click()
+    expect(page.locator("#login-message")).to_have_text(text["signed_out"])
+    expect(page.locator("#inbox-rows tr")).to_have_count(0)
+    assert page.evaluate("() => sessionStorage.getItem('medqa.doctor.auth')") is None
+
+    # The language chosen is remembered.
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN" if lang == "zh" else "en")
+
+
+def test_an_expired_sign_in_returns_to_the_sign_in_screen(
+    ui_stack: Stack, open_page: OpenPage, screenshots: Path
+) -> None:
+    username = f"dr-expired-{uuid.uuid4().hex[:6]}"
+    password = ui_stack.ensure_doctor(username)
+    page = open_page(ui_stack.doctor_ui)
+    sign_in(page, TEXT["zh"], username, password)
+    expect(page.get_by_role("heading", name="临床问答")).to_be_visible()
+
+    # After a reload the stored sign-in is used; an access token that no longer works is renewed
+    # with the refresh token, unnoticed.
+    page.evaluate(
+        """() => {
+            const session = JSON.parse(sessionStorage.getItem('medqa.doctor.auth'));
+            session.access = session.access.slice(0, -4) + 'AAAA';
+            sessionStorage.setItem('medqa.doctor.auth', JSON.stringify(session));
+        }"""
+    )
+    page.reload()
+    expect(page.get_by_role("heading", name="临床问答")).to_be_visible()
+    page.get_by_role("link", name="预问诊收件箱").click()
+    expect(page.locator("#inbox-count")).to_contain_text("共")
+
+    # An admin changes the password: every sign-in of that doctor ends, the refresh fails too,
+    # and the next call takes the doctor back to the sign-in screen. (Tokens are retired by the
+    # second they were issued in: the change must come in a later second than the last refresh.)
+    time.sleep(1.1)
+    changed = httpx.patch(
+        f"{ui_stack.doctor_ui}/api/v1/admin/users/{username}",
+        json={"password": "another-password-456"},
+        headers=ui_stack.admin_headers(),
+        timeout=10,
+    )
+    assert changed.status_code == 200, changed.text
+    page.get_by_role("button", name="刷新").click()
+    expect(page.locator("#login-message")).to_have_text("登录已过期，请重新登录。")
+    expect(page.locator("#login-form")).to_be_visible()
+    expect(page.locator("#inbox-rows tr")).to_have_count(0)
+    assert page.evaluate("() => sessionStorage.getItem('medqa.doctor.auth')") is None
+    page.screenshot(path=screenshots / "doctor-zh-sign-in-expired.png")
+
+
+def test_repeated_wrong_passwords_say_when_to_retry(ui_stack: Stack, open_page: OpenPage) -> None:
+    page = open_page(ui_stack.doctor_ui)
+    username = f"nobody-{uuid.uuid4().hex[:6]}"
+    for _ in range(3):  # LOGIN_MAX_FAILURES in the stack
+        sign_in(page, TEXT["zh"], username, "wrong-password-1")
+        expect(page.locator("#login-error")).to_be_visible()
+    expect(page.locator("#login-error")).to_contain_text("登录失败次数过多")
+    expect(page.locator("#login-error")).to_contain_text(re.compile(r"请在 \d+ 秒后"))
+    expect(page.locator("#login-submit")).to_be_disabled()  # until Retry-After has passed
+
+
+def fail_with(
+    page: Page, status: int, body: dict[str, object], headers: dict[str, str] | None = None
+) -> None:
+    """The next stream requests answer this error, as the service would."""
+    all_headers = {**(headers or {}), "Content-Type": "application/json"}
+    page.unroute("**/api/v1/medical/qa/stream")
+    page.route(
+        "**/api/v1/medical/qa/stream",
+        lambda route: route.fulfill(status=status, headers=all_headers, body=json.dumps(body)),
+    )
+
+
+def test_api_errors_get_clear_messages(ui_stack: Stack, open_page: OpenPage) -> None:
+    username = f"dr-errors-{uuid.uuid4().hex[:6]}"
+    password = ui_stack.ensure_doctor(username)
+    page = open_page(ui_stack.doctor_ui)
+    sign_in(page, TEXT["zh"], username, password)
+    expect(page.get_by_role("heading", name="临床问答")).to_be_visible()
+    page.get_by_label("临床问题").fill("高血压吃什么药？")
+    ask = page.get_by_role("button", name="提问", exact=True)
+    error = page.locator("#qa-error")
+
+    fail_with(page, 500, {"error": {"code": "internal_error", "message": "x", "request_id": "req-500"}})
+    ask.click()
+    expect(error).to_have_text("服务内部错误，请稍后重试。（请求编号：req-500）")
+
+    # 422: the message says which field is wrong and how.
+    details = [{"loc": ["body", "question"], "msg": "too long", "type": "string_too_long"}]
+    fail_with(page, 422, {"error": {"code": "validation_error", "message": "x", "details": details}})
+    ask.click()
+    expect(error).to_have_text("输入有误：临床问题：太长")
+
+    # Streaming not available (an older service, a proxy): the plain endpoint answers instead.
+    fail_with(page, 404, {"error": {"code": "not_found", "message": "x"}})
+    ask.click()
+    expect(page.locator("#qa-notice")).to_contain_text("流式输出不可用")
+    expect(page.locator("#qa-badges")).to_contain_text("实时生成")
+    expect(page.locator("#qa-answer")).to_have_attribute("aria-busy", "false")
+    expect(error).to_be_hidden()
+
+    # 503 and 429 say when to try again, and the button waits that long.
+    fail_with(page, 503, {"error": {"code": "unavailable", "message": "x"}}, {"Retry-After": "1"})
+    ask.click()
+    expect(error).to_contain_text("服务繁忙或暂时不可用。请在 1 秒后")
+    expect(ask).to_be_enabled()  # after the second has passed
+    fail_with(page, 429, {"error": {"code": "rate_limited", "message": "x"}}, {"Retry-After": "42"})
+    ask.click()
+    expect(error).to_contain_text("请求过于频繁。请在 42 秒后")
+    expect(ask).to_be_disabled()
+
+
+def test_admin_imports_a_file_and_manages_users_cache_and_audit(
+    ui_stack: Stack, open_page: OpenPage, screenshots: Path, tmp_path: Path
+) -> None:
+    store = f"ui-{uuid.uuid4().hex[:6]}"
+    upload = tmp_path / "guides.jsonl"
+    lines = [
+        json.dumps({"id": f"guide-{n}", "title": f"饮食指导 {n}", "text": f"高血压患者每日食盐少于5克{n}"})
+        for n in range(450)  # three batches
+    ]
+    upload.write_text("\n".join([*lines, "not json", '{"id": "bad id!", "title": "t", "text": "x"}']) + "\n")
+
+    page = open_page(ui_stack.doctor_ui)
+    sign_in(page, TEXT["zh"], ADMIN_USERNAME, ADMIN_PASSWORD)
+    expect(page.get_by_role("heading", name="临床问答")).to_be_visible()
+    expect(page.get_by_role("link", name="知识库")).to_be_visible()
+
+    # Knowledge base: import with progress, bad lines reported, then delete a document and the store.
+    page.get_by_role("link", name="知识库").click()
+    expect(page.locator("#kb-rows")).to_contain_text("diseases")
+    page.get_by_label("目标知识库").fill(store)
+    page.locator("#kb-import-file").set_input_files(upload)
+    page.get_by_role("button", name="开始导入").click()
+    expect(page.locator("#kb-import-status")).to_have_text(f"导入完成：450 篇文档已写入“{store}”。")
+    expect(page.locator("#kb-import-progress")).to_have_attribute("value", "450")
+    expect(page.locator("#kb-import-problems")).to_contain_text("跳过 2 条无效内容")
+    row = page.locator("#kb-rows tr", has_text=store)
+    expect(row).to_contain_text("450")
+    page.screenshot(path=screenshots / "doctor-zh-admin-kb.png", full_page=True)
+
+    page.locator("#kb-doc").get_by_label("知识库").fill(store)
+    page.get_by_label("文档 ID").fill("guide-7")
+    page.get_by_role("button", name="删除文档").click()
+    page.get_by_role("dialog").get_by_role("button", name="删除").click()
+    expect(page.locator("#notice")).to_have_text(f"已从“{store}”删除文档“guide-7”。")
+    expect(row).to_contain_text("449")
+
+    row.get_by_role("button", name=f"删除知识库 {store}").click()
+    page.get_by_role("dialog").get_by_role("button", name="删除").click()
+    expect(page.locator("#notice")).to_have_text(f"已删除知识库“{store}”。")
+    expect(row).to_have_count(0)
+
+    # Users: the list and a new account.
+    page.get_by_role("link", name="用户").click()
+    expect(page.locator("#users-rows")).to_contain_text(ADMIN_USERNAME)
+    new_user = f"dr-new-{uuid.uuid4().hex[:4]}"
+    page.locator("#users-create").get_by_label("用户名").fill(new_user)
+    page.get_by_label("初始密码").fill("short")
+    page.get_by_role("button", name="创建用户").click()
+    expect(page.locator("#users-create-error")).to_contain_text("至少 10 个字符")
+    page.get_by_label("初始密码").fill("a-long-enough-password")
+    page.get_by_role("button", name="创建用户").click()
+    expect(page.locator("#users-rows")).to_contain_text(new_user)
+    page.screenshot(path=screenshots / "doctor-zh-admin-users.png", full_page=True)
+
+    # Cache statistics and a flush.
+    page.get_by_role("link", name="缓存").click()
+    expect(page.locator("#cache-rows tr")).to_have_count(4)
+    page.get_by_role("button", name="清空知识图谱缓存").click()
+    page.get_by_role("dialog").get_by_role("button", name="清空").click()
+    expect(page.locator("#notice")).to_contain_text("已清空知识图谱缓存")
+    page.screenshot(path=screenshots / "doctor-zh-admin-cache.png", full_page=True)
+
+    # The audit log names what was just done.
+    page.get_by_role("link", name="审计日志").click()
+    expect(page.locator("#audit-rows")).to_contain_text("创建用户")
+    page.get_by_label("记录").fill(f"{store}/guide-7")
+    page.get_by_role("button", name="查询").click()
+    expect(page.locator("#audit-rows tr")).to_have_count(2)  # imported, then deleted
+    page.screenshot(path=screenshots / "doctor-zh-admin-audit.png", full_page=True)
