@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from backend.core.knowledge.departments import departments
 from backend.core.knowledge.documents import Document
+from backend.core.knowledge.service import KnowledgeService
 from tests.support.clients import MakeClient
 
 
@@ -100,12 +101,13 @@ def test_absurdly_nested_json_is_a_clear_400_not_a_crash(client: TestClient) -> 
 
 def test_a_store_deleted_by_another_process_is_skipped_not_a_500(make_client: MakeClient) -> None:
     client = make_client()
-    repository = client.app.state.knowledge.repository  # type: ignore[attr-defined]
+    knowledge: KnowledgeService = client.app.state.knowledge  # type: ignore[attr-defined]
     document = Document(id="note-1", title="本院咳嗽门诊", text="本院咳嗽门诊在门诊楼三层。")
-    repository.upsert("hospital", [document])
-    client.portal.call(client.app.state.knowledge.refresh)  # type: ignore[attr-defined,union-attr]
+    knowledge.repository.upsert("hospital", [document])
+    assert client.portal is not None
+    client.portal.call(knowledge.refresh)
     # Listed in this worker but not loaded yet, when the doctor service deletes it.
-    repository.delete_store("hospital")
+    knowledge.repository.delete_store("hospital")
     response = client.post("/api/v1/triage", json={"complaint": "咳嗽三天"})
     assert response.status_code == 200
     assert response.json()["departments"]
