@@ -1,0 +1,340 @@
+// The consultation inbox: summaries patients submitted, newest first; filter by department and
+// status, open one, mark it seen or done (GET/POST /api/v1/consultations...).
+
+import { ApiError, describeError } from "../common/api.js";
+import { modal } from "../common/dialog.js";
+import { $, fill, h, show } from "../common/dom.js";
+import { formatNumber, formatTime, has, lang, onLangChange, t } from "../common/i18n.js";
+import { hush, sayError } from "../common/ui.js";
+import { call } from "../auth.js";
+import { openDiseaseCard } from "./cards.js";
+
+const PAGE_SIZE = 20;
+const STATUSES = ["new", "seen", "done"];
+
+let state = fresh();
+const departments = new Set(); // seen so far: the filter's suggestions
+let loading = 0;
+
+function fresh() {
+  return { page: 1, department: "", status: "", items: [], total: 0, loaded: false };
+}
+
+export function init() {
+  $("#inbox-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.department = $("#inbox-department").value.trim();
+    state.status = $("#inbox-status").value;
+    state.page = 1;
+    load();
+  });
+  $("#inbox-refresh").addEventListener("click", () => load());
+  $("#inbox-prev").addEventListener("click", () => {
+    if (state.page > 1) {
+      state.page -= 1;
+      load();
+    }
+  });
+  $("#inbox-next").addEventListener("click", () => {
+    if (state.page < pages()) {
+      state.page += 1;
+      load();
+    }
+  });
+  onLangChange(render);
+}
+
+export function enter() {
+  load();
+}
+
+export function reset() {
+  state = fresh();
+  departments.clear();
+  $("#inbox-department").value = "";
+  $("#inbox-status").value = "";
+  fill($("#inbox-departments"));
+  hush($("#inbox-error"));
+  render();
+}
+
+function pages() {
+  return Math.max(1, Math.ceil(state.total / PAGE_SIZE));
+}
+
+async function load() {
+  const ticket = ++loading;
+  hush($("#inbox-error"));
+  $("#inbox-table").setAttribute("aria-busy", "true");
+  try {
+    const page = await call("/api/v1/consultations", {
+      query: { department: state.department, status: state.status, page: state.page, page_size: PAGE_SIZE },
+    });
+    if (ticket !== loading) return;
+    state.items = Array.isArray(page.items) ? page.items : [];
+    state.total = Number(page.total) || 0;
+    state.loaded = true;
+    for (const item of state.items) if (item.department) departments.add(item.department);
+    fill(
+      $("#inbox-departments"),
+      [...departments].sort().map((name) => h("option", { value: name })),
+    );
+    if (state.page > pages()) {
+      state.page = pages();
+      if (state.total) load();
+    }
+  } catch (error) {
+    if (ticket !== loading) return;
+    sayError($("#inbox-error"), error, () => ({ fields: { department: t("inbox.department"), status: t("inbox.status") } }));
+  } finally {
+    if (ticket === loading) {
+      $("#inbox-table").setAttribute("aria-busy", "false");
+      render();
+    }
+  }
+}
+
+const complaintOf = (item) => String(item.summary?.collected?.chief_complaint ?? "");
+const statusText = (status) => (STATUSES.includes(status) ? t(`status.${status}`) : String(status));
+
+function statusBadge(status) {
+  return h("span", { class: `status status-${STATUSES.includes(status) ? status : "other"}` }, statusText(status));
+}
+
+function render() {
+  const rows = state.items.map((item) => {
+    const emergency = Boolean(item.summary?.triage?.emergency);
+    const complaint = complaintOf(item);
+    const time = formatTime(item.created_at);
+    return h(
+      "tr",
+      { class: [emergency ? "row-emergency" : "", item.status === "new" ? "row-new" : ""].join(" ").trim(), dataset: { id: item.id } },
+      h("td", { class: "nowrap" }, time),
+      h("td", {}, item.department || ""),
+      h(
+        "td",
+        { class: "complaint" },
+        emergency ? h("span", { class: "badge badge-danger" }, t("inbox.emergency")) : null,
+        " ",
+        complaint.length > 80 ? `${complaint.slice(0, 79)}…` : complaint,
+      ),
+      h("td", {}, statusBadge(item.status)),
+      h(
+        "td",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            class: "secondary small",
+            "aria-label": t("inbox.open_label", { time, complaint: complaint.slice(0, 40) }),
+            onclick: () => openConsultation(item.id),
+          },
+          t("inbox.open"),
+        ),
+      ),
+    );
+  });
+  if (state.loaded && !rows.length) {
+    rows.push(h("tr", {}, h("td", { colspan: "5", class: "empty" }, t("inbox.empty"))));
+  }
+  fill($("#inbox-rows"), rows);
+  $("#inbox-count").textContent = state.loaded ? t("inbox.count", { total: state.total }) : "";
+  $("#inbox-page").textContent = state.loaded ? t("inbox.page", { page: state.page, pages: pages() }) : "";
+  show($("#inbox-pager"), state.loaded && pages() > 1);
+  $("#inbox-prev").disabled = state.page <= 1;
+  $("#inbox-next").disabled = state.page >= pages();
+}
+
+function updateItem(record) {
+  const index = state.items.findIndex((item) => item.id === record.id);
+  if (index >= 0) {
+    if (state.status && record.status !== state.status) {
+      state.items.splice(index, 1);
+      state.total = Math.max(0, state.total - 1);
+    } else state.items[index] = record;
+  }
+  render();
+}
+
+// --- one summary ---------------------------------------------------------------------------
+
+export function openConsultation(id) {
+  const view = { record: null, error: null, busy: false, message: null, actionError: null };
+  let dialog = null;
+
+  const setStatus = async (status) => {
+    view.busy = true;
+    view.actionError = null;
+    view.message = null;
+    dialog.rerender();
+    try {
+      view.record = await call(`/api/v1/consultations/${encodeURIComponent(id)}/status`, {
+        method: "POST",
+        json: { status },
+      });
+      view.message = status;
+      updateItem(view.record);
+    } catch (error) {
+      view.actionError = error;
+    } finally {
+      view.busy = false;
+      dialog.rerender();
+    }
+  };
+
+  dialog = modal({
+    title: () => t("cons.heading"),
+    className: "dialog-wide dialog-consultation",
+    build(body) {
+      if (view.error) {
+        const gone = view.error instanceof ApiError && view.error.status === 404;
+        body.append(h("p", { class: "error", role: "alert" }, gone ? t("cons.not_found") : describeError(view.error)));
+        return;
+      }
+      if (!view.record) {
+        body.append(h("p", { class: "hint", role: "status" }, t("common.loading")));
+        return;
+      }
+      body.append(renderRecord(view.record));
+      const actions = h(
+        "div",
+        { class: "actions sticky-actions" },
+        [
+          ["seen", "cons.mark_seen", "primary"],
+          ["done", "cons.mark_done", "primary"],
+          ["new", "cons.mark_new", "secondary"],
+        ].map(([status, label, kind]) =>
+          h(
+            "button",
+            {
+              type: "button",
+              class: kind,
+              disabled: view.busy || view.record.status === status,
+              onclick: () => setStatus(status),
+            },
+            t(label),
+          ),
+        ),
+      );
+      body.append(actions);
+      if (view.message) body.append(h("p", { class: "success", role: "status" }, t("cons.marked", { status: statusText(view.message) })));
+      if (view.actionError) body.append(h("p", { class: "error", role: "alert" }, describeError(view.actionError)));
+    },
+  });
+
+  call(`/api/v1/consultations/${encodeURIComponent(id)}`)
+    .then((record) => {
+      view.record = record;
+    })
+    .catch((error) => {
+      view.error = error;
+      if (error instanceof ApiError && error.status === 404) {
+        state.items = state.items.filter((item) => item.id !== id);
+        render();
+      }
+    })
+    .finally(() => dialog.rerender());
+}
+
+function field(label, value) {
+  if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) return null;
+  return [h("dt", {}, label), h("dd", {}, value)];
+}
+
+const joiner = () => (lang() === "en" ? ", " : "、");
+
+function scored(items, linkToCard = false) {
+  return h(
+    "ul",
+    { class: "plain-list" },
+    (items || []).map((item) =>
+      h(
+        "li",
+        {},
+        linkToCard
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "link",
+                "aria-label": t("qa.entity_card", { name: item.name }),
+                onclick: () => openDiseaseCard(item.name),
+              },
+              item.name,
+            )
+          : item.name,
+        Number.isFinite(item.score) ? h("span", { class: "score" }, ` ${formatNumber(item.score * 100, 0)}%`) : null,
+      ),
+    ),
+  );
+}
+
+function renderRecord(record) {
+  const summary = record.summary || {};
+  const collected = summary.collected || {};
+  const triage = summary.triage || null;
+  const sex = collected.sex === "male" || collected.sex === "female" ? t(`sex.${collected.sex}`) : collected.sex;
+  const language = has(`lang.${summary.language}`) ? t(`lang.${summary.language}`) : summary.language;
+  const parts = [
+    h(
+      "p",
+      { class: "meta" },
+      t("cons.meta", { id: record.id, time: formatTime(record.created_at), department: record.department || "" }),
+      " · ",
+      statusBadge(record.status),
+    ),
+  ];
+  if (triage?.emergency) parts.push(h("div", { class: "banner-emergency" }, t("cons.emergency")));
+  parts.push(
+    h("h3", {}, t("cons.patient")),
+    h(
+      "dl",
+      { class: "facts" },
+      field(t("cons.chief_complaint"), collected.chief_complaint),
+      field(t("cons.duration"), collected.duration),
+      field(t("cons.severity"), collected.severity === null || collected.severity === undefined ? null : String(collected.severity)),
+      field(t("cons.symptoms"), (collected.symptoms || []).join(joiner())),
+      field(t("cons.denied_symptoms"), (collected.denied_symptoms || []).join(joiner())),
+      field(t("cons.age"), collected.age === null || collected.age === undefined ? null : formatNumber(collected.age, 2)),
+      field(t("cons.sex"), sex),
+      field(t("cons.history"), collected.history),
+      field(t("cons.allergies"), collected.allergies),
+      field(t("cons.notes"), collected.notes),
+      field(t("cons.language"), language),
+    ),
+  );
+  if (triage) {
+    parts.push(
+      h("h3", {}, t("cons.triage")),
+      h(
+        "dl",
+        { class: "facts" },
+        field(t("cons.red_flags"), (triage.red_flags || []).map((flag) => flag.name).join(joiner())),
+        field(t("cons.departments"), (triage.departments || []).length ? scored(triage.departments) : null),
+        field(t("cons.conditions"), (triage.possible_conditions || []).length ? scored(triage.possible_conditions, true) : null),
+        field(t("cons.advice"), triage.advice ? h("div", { class: "pre" }, triage.advice) : null),
+      ),
+    );
+  }
+  const transcript = summary.transcript || [];
+  if (transcript.length) {
+    parts.push(
+      h("h3", {}, t("cons.transcript")),
+      h(
+        "ol",
+        { class: "transcript" },
+        transcript.map((message) =>
+          h(
+            "li",
+            { class: `msg msg-${message.role === "patient" ? "patient" : "assistant"}` },
+            h("span", { class: "speaker" }, t(message.role === "patient" ? "speaker.patient" : "speaker.assistant")),
+            h("span", { class: "pre" }, message.text),
+          ),
+        ),
+      ),
+    );
+  }
+  return h("div", { class: "consultation" }, parts);
+}
+
