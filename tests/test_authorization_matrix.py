@@ -126,6 +126,22 @@ ROWS: list[tuple[str, str, str, str, Any, dict[str, int]]] = [
     ),
     (
         "doctor",
+        "GET",
+        "/api/v1/kb/stores/{store}/documents",
+        "/api/v1/kb/stores/{store}/documents",
+        None,
+        SIGNED_IN,
+    ),
+    (
+        "doctor",
+        "GET",
+        "/api/v1/kb/stores/{store}/documents/{doc_id}",
+        "/api/v1/kb/stores/{store}/documents/{doc_id}",
+        None,
+        SIGNED_IN,
+    ),
+    (
+        "doctor",
         "DELETE",
         "/api/v1/kb/stores/{store}/documents/{doc_id}",
         "/api/v1/kb/stores/{store}/documents/{doc_id}",
@@ -135,6 +151,7 @@ ROWS: list[tuple[str, str, str, str, Any, dict[str, int]]] = [
     ("doctor", "DELETE", "/api/v1/kb/stores/{store}", "/api/v1/kb/stores/{store}", None, admin_only(204)),
     ("doctor", "GET", "/api/v1/kg/entities", "/api/v1/kg/entities?text=高血压头痛", None, SIGNED_IN),
     ("doctor", "GET", "/api/v1/kg/diseases/{name}", "/api/v1/kg/diseases/{name}", None, SIGNED_IN),
+    ("doctor", "GET", "/api/v1/departments", "/api/v1/departments", None, SIGNED_IN),
     ("doctor", "GET", "/api/v1/consultations", "/api/v1/consultations", None, SIGNED_IN),
     (
         "doctor",

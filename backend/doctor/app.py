@@ -2,6 +2,7 @@
 
 from fastapi import Depends, FastAPI
 
+from backend.core.api import departments
 from backend.core.app_factory import create_app
 from backend.core.cache.tiered import cache_lifespan
 from backend.core.config import Settings
@@ -21,6 +22,7 @@ def create_doctor_app(settings: Settings | None = None) -> FastAPI:
             kb.router,
             kg.router,
             consultations.router,
+            departments.router,
             admin_cache.router,
             admin_users.router,
             admin_audit.router,

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from backend.core.api import departments
 from backend.core.app_factory import create_app
 from backend.core.cache.tiered import cache_lifespan
 from backend.core.config import Settings
@@ -30,7 +31,7 @@ def create_patient_app(settings: Settings | None = None) -> FastAPI:
     return create_app(
         "patient",
         title="MedQA patient service",
-        routers=[triage.router, sessions.router, health_qa.router],
+        routers=[triage.router, departments.router, sessions.router, health_qa.router],
         lifespans=[knowledge_lifespan, cache_lifespan, consultations_lifespan, sessions_lifespan],
         settings=settings,
     )

@@ -100,6 +100,29 @@ class KnowledgeRepository:
                 stores.append(self.info(path.name))
         return stores
 
+    def _current_dir(self, store: str) -> Path:
+        version = self.current_version(store)
+        if version is None:
+            raise StoreNotFound(store)
+        return self.version_dir(store, version)
+
+    def read_document(self, store: str, doc_id: str) -> list[Chunk]:
+        """A document's chunks in order; a scan of the store's chunk file, for a person's click."""
+        chunks = sorted(
+            (chunk for chunk in read_chunks(self._current_dir(store)) if chunk.doc_id == doc_id),
+            key=lambda chunk: chunk.position,
+        )
+        if not chunks:
+            raise DocumentNotFound(doc_id)
+        return chunks
+
+    def list_documents(self, store: str, offset: int, limit: int) -> tuple[list[tuple[str, str]], int]:
+        """(id, title) of documents in store order from `offset`, and how many there are."""
+        seen: dict[str, str] = {}
+        for chunk in read_chunks(self._current_dir(store)):
+            seen.setdefault(chunk.doc_id, chunk.title)
+        return list(seen.items())[offset : offset + limit], len(seen)
+
     def new_embedder(self) -> StoreEmbedder:
         return self._embedder_factory(self.settings)
 

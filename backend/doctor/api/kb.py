@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from backend.core.cache.tiered import Computed, normalise
@@ -60,6 +60,56 @@ async def search(body: SearchRequest, knowledge: KnowledgeDep, cache: CacheDep) 
 @router.get("/stores", summary="Every store with its version, size and index type")
 async def list_stores(knowledge: KnowledgeDep) -> StoresResponse:
     return StoresResponse(stores=await asyncio.to_thread(knowledge.repository.list_stores))
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+
+
+class DocumentsPage(BaseModel):
+    documents: list[DocumentSummary]
+    total: int
+
+
+class StoredDocument(BaseModel):
+    store: str
+    id: str
+    title: str
+    metadata: dict[str, Any]
+    passages: list[str]  # the document's chunks in order, as search and answers cite them
+
+
+@router.get("/stores/{store}/documents", summary="The documents of a store, in store order")
+async def list_documents(
+    store: StorePath,
+    knowledge: KnowledgeDep,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DocumentsPage:
+    try:
+        found, total = await asyncio.to_thread(knowledge.repository.list_documents, store, offset, limit)
+    except StoreNotFound:
+        raise AppError(404, f"Knowledge store not found: {store}") from None
+    return DocumentsPage(documents=[DocumentSummary(id=i, title=t) for i, t in found], total=total)
+
+
+@router.get("/stores/{store}/documents/{doc_id}", summary="One document, passage by passage")
+async def read_document(store: StorePath, doc_id: DocIdPath, knowledge: KnowledgeDep) -> StoredDocument:
+    try:
+        chunks = await asyncio.to_thread(knowledge.repository.read_document, store, doc_id)
+    except StoreNotFound:
+        raise AppError(404, f"Knowledge store not found: {store}") from None
+    except DocumentNotFound:
+        raise AppError(404, f"Document not found: {doc_id}") from None
+    first = chunks[0]
+    return StoredDocument(
+        store=store,
+        id=doc_id,
+        title=first.title,
+        metadata=first.metadata,
+        passages=[chunk.text for chunk in chunks],
+    )
 
 
 @router.post(

@@ -96,7 +96,9 @@ async def ask_stream(body: QARequest, qa: QADep) -> StreamingResponse:
             else:
                 yield _sse("delta", {"text": text})
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    # X-Accel-Buffering: proxies (nginx and alike) pass each event on at once instead of buffering.
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

@@ -36,7 +36,7 @@ class Claims:
     username: str
     role: str
     token_id: str
-    issued_at: int
+    issued_at: float
     expires_at: int
     type: TokenType
 
@@ -57,21 +57,22 @@ class TokenSigner:
             "refresh": settings.refresh_token_seconds,
         }
 
-    def _encode(self, username: str, role: str, kind: TokenType, now: int) -> str:
+    def _encode(self, username: str, role: str, kind: TokenType, now: float) -> str:
         claims = {
             "sub": username,
             "role": role,
             "typ": kind,
             "jti": secrets.token_urlsafe(16),
-            "iat": now,
-            "exp": now + self._lifetimes[kind],
+            # Sub-second: a password change retires tokens issued earlier in the same second too.
+            "iat": round(now, 3),
+            "exp": int(now) + self._lifetimes[kind],
             "aud": self._audience,
             "iss": ISSUER,
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def issue(self, username: str, role: str) -> TokenPair:
-        now = int(time.time())
+        now = time.time()
         return TokenPair(
             access_token=self._encode(username, role, "access", now),
             refresh_token=self._encode(username, role, "refresh", now),
@@ -99,7 +100,7 @@ class TokenSigner:
             username=username,
             role=role,
             token_id=str(claims["jti"]),
-            issued_at=int(claims["iat"]),
+            issued_at=float(claims["iat"]),
             expires_at=int(claims["exp"]),
             type=expected,
         )

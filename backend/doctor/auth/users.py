@@ -5,9 +5,9 @@ Key layout (`P` is REDIS_KEY_PREFIX):
   P{auth}:users              SET of usernames, for listing
   P{auth}:revoked:<jti>      "1", EX the token's remaining lifetime (logout, refresh rotation)
 
-`valid_after` (unix seconds) retires every token issued before it: set when a password changes, so a
-stolen token dies with the old password. Hashing and verifying cost ~0.2 s of CPU each, so they run in
-the bounded thread pool, never on the event loop.
+`valid_after` (unix seconds, to the millisecond) retires every token issued before it: set when a
+password changes, so a stolen token dies with the old password. Hashing and verifying cost ~0.2 s of
+CPU each, so they run in the bounded thread pool, never on the event loop.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class TokenState:
     """What a request's token check needs from Redis, read in one round trip."""
 
     role: Role | None  # None: the account no longer exists
-    valid_after: int
+    valid_after: float
     revoked: bool
 
 
@@ -173,11 +173,11 @@ class UserStore:
         key = self._user_key(username)
         if await self.get(username) is None:
             return None
-        fields: dict[str | bytes | bytearray | memoryview[int] | int | float, str | int] = {}
+        fields: dict[str | bytes | bytearray | memoryview[int] | int | float, str | float] = {}
         if password is not None:
             check_password(password)
             fields["password_hash"] = await self._hash(password)
-            fields["valid_after"] = int(time.time())
+            fields["valid_after"] = round(time.time(), 3)
         if role is not None:
             fields["role"] = role
         if fields:
@@ -201,7 +201,7 @@ class UserStore:
             (role, valid_after), revoked = await self._call(pipe.execute())
         return TokenState(
             role=_role(role.decode() if isinstance(role, bytes) else role),
-            valid_after=int(valid_after or 0),
+            valid_after=float(valid_after or 0),
             revoked=bool(revoked),
         )
 

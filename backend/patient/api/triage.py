@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.core.deps import KnowledgeDep, rate_limit
-from backend.core.knowledge.departments import Department, departments
 from backend.core.knowledge.schemas import StrictModel
 from backend.core.text import CleanText
 from backend.patient.services.triage import DISCLAIMER, TriageResult, display_name, triage
@@ -64,11 +63,3 @@ class TriageResponse(BaseModel):
 async def triage_complaint(body: TriageRequest, knowledge: KnowledgeDep) -> TriageResponse:
     return TriageResponse.of(await triage(knowledge, body.complaint, body.age, body.sex))
 
-
-class DepartmentsResponse(BaseModel):
-    departments: list[Department]
-
-
-@router.get("/departments", summary="The department taxonomy triage answers with")
-async def list_departments() -> DepartmentsResponse:
-    return DepartmentsResponse(departments=list(departments()))

@@ -66,3 +66,24 @@ def test_entities_and_disease_card(client: TestClient) -> None:
     assert card.status_code == 200
     assert card.json()["department"] == "心血管内科"
     assert client.get("/api/v1/kg/diseases/不存在的病").status_code == 404
+
+
+def test_a_doctor_opens_a_document_passage_by_passage_and_lists_a_store(client: TestClient) -> None:
+    long_text = "本院发热门诊位于门诊楼一层东侧，二十四小时开放。" * 60  # long enough to be chunked
+    documents = [
+        {"id": "note-1", "title": "本院发热门诊", "text": long_text, "metadata": {"source": "院内"}},
+        {"id": "note-2", "title": "本院急诊", "text": "急诊位于门诊楼北侧。"},
+    ]
+    assert client.post("/api/v1/kb/stores/hospital/documents", json={"documents": documents}).status_code == 201
+
+    opened = client.get("/api/v1/kb/stores/hospital/documents/note-1").json()
+    assert opened["title"] == "本院发热门诊"
+    assert opened["metadata"] == {"source": "院内"}
+    assert len(opened["passages"]) > 1
+    assert all(passage in long_text for passage in opened["passages"])
+
+    listed = client.get("/api/v1/kb/stores/hospital/documents", params={"limit": 1}).json()
+    assert listed["total"] == 2
+    assert listed["documents"] == [{"id": "note-1", "title": "本院发热门诊"}]
+    assert client.get("/api/v1/kb/stores/hospital/documents/nope").status_code == 404
+    assert client.get("/api/v1/kb/stores/nowhere/documents").status_code == 404

@@ -1,0 +1,20 @@
+"""The department taxonomy: what triage answers with and what the doctors' inbox is filtered by."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from backend.core.deps import rate_limit
+from backend.core.knowledge.departments import Department, departments
+
+router = APIRouter(prefix="/api/v1", tags=["departments"], dependencies=[rate_limit("default")])
+
+
+class DepartmentsResponse(BaseModel):
+    departments: list[Department]
+
+
+@router.get("/departments", summary="Standard hospital departments, with their English names")
+async def list_departments() -> DepartmentsResponse:
+    return DepartmentsResponse(departments=list(departments()))
