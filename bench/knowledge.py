@@ -220,6 +220,7 @@ def main() -> None:
         pss_four = pss_kib(family(process.pid))
         run_wrk(f"{base}/healthz", seconds=1)
         hello = run_wrk(f"{base}/healthz", seconds=args.seconds)
+        ping = run_wrk(f"{base}/api/v1/ping", seconds=args.seconds, headers=headers)
         qa = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
         hello_share = qa.requests_per_second / hello.requests_per_second
         with httpx.Client(timeout=30, headers=headers) as client:
@@ -233,9 +234,11 @@ def main() -> None:
         stop(process, signal.SIGTERM)
 
     print(f"hello-world (/healthz)      {hello.requests_per_second:8.0f} req/s  p50 {hello.p50_ms:.2f} ms")
+    print(f"API hello (/api/v1/ping)    {ping.requests_per_second:8.0f} req/s  p50 {ping.p50_ms:.2f} ms")
     print(
         f"uncached QA (/medical/qa)   {qa.requests_per_second:8.0f} req/s  p50 {qa.p50_ms:.2f} ms  "
-        f"non-2xx {qa.non_2xx}  -> {hello_share:.1%} of hello-world (target >= 20%)"
+        f"non-2xx {qa.non_2xx}  -> {hello_share:.1%} of hello-world (target >= 20%), "
+        f"{qa.requests_per_second / ping.requests_per_second:.1%} of the API hello-world"
     )
     print(
         f"single request, sequential: client p50 {statistics.median(latencies):.2f} ms, "

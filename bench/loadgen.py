@@ -26,7 +26,12 @@ def _ms(value: str, output: str) -> float:
 
 
 def run_wrk(
-    url: str, seconds: int = 5, connections: int = 32, threads: int = 2, script: str | None = None
+    url: str,
+    seconds: int = 5,
+    connections: int = 32,
+    threads: int = 2,
+    script: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """wrk against url; `script` is a wrk Lua script (e.g. one that POSTs varied bodies)."""
     if not url.startswith(("http://127.0.0.1", "http://localhost")):
@@ -37,6 +42,8 @@ def run_wrk(
     command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     if script:
         command += ["-s", script]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
     output = subprocess.run(
         [*command, url],
         capture_output=True,

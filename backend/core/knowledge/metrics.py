@@ -17,7 +17,7 @@ STORES_LOADED = Gauge(
 )  # fmt: skip
 SEARCH_DURATION = Histogram(
     "medqa_kb_search_duration_seconds",
-    "Time to embed a query and search one store.",
+    "Time to embed a query and search the stores it goes to (one thread-pool job).",
     ["service"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
