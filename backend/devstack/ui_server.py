@@ -3,9 +3,11 @@
 python -m backend.devstack.ui_server --ui doctor --port 3000 --api http://127.0.0.1:8000
 
 The proxy streams in both directions that matter: the response is relayed as it arrives, so the
-server-sent events of POST /api/v1/medical/qa/stream reach the browser one by one. The UI pages get
-the same security headers as in deploy/nginx/nginx.conf (a strict same-origin CSP, no framing, no
-sniffing, no referrer); API responses keep the headers the service set.
+server-sent events of POST /api/v1/medical/qa/stream reach the browser one by one. The UI's own files
+(frontend/<ui>/) are served at /, and the modules and styles both UIs share (frontend/common/) at
+/common/, as nginx does. The UI files get the same security headers as in deploy/nginx/nginx.conf
+(a strict same-origin CSP, no framing, no sniffing, no referrer); API responses keep the headers the
+service set.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from backend.core.config import PROJECT_ROOT
 from backend.core.errors import error_body
 
 FRONTEND = PROJECT_ROOT / "frontend"
+# What both UIs load, served to each at /common/ (deploy/nginx/nginx.conf: location /common/).
+COMMON = FRONTEND / "common"
 # Hop-by-hop headers belong to one connection and must not be forwarded.
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "host"}
 
@@ -123,6 +127,8 @@ def create_ui_app(ui: str, api_base: str) -> Starlette:
     return Starlette(
         routes=[
             Route("/api/{path:path}", proxy, methods=methods),
+            # Before the UI's own mount, which would otherwise answer /common/... (with a 404).
+            Mount("/common", UIHeaders(StaticFiles(directory=COMMON))),
             Mount("/", UIHeaders(StaticFiles(directory=FRONTEND / ui, html=True))),
         ],
         lifespan=lifespan,

@@ -163,6 +163,7 @@ def test_web_dockerfile_serves_the_uis_as_non_root() -> None:
     assert "deploy/nginx/nginx.conf /etc/nginx/nginx.conf" in copies
     assert "frontend/doctor/ /usr/share/medqa/frontend/doctor/" in copies
     assert "frontend/patient/ /usr/share/medqa/frontend/patient/" in copies
+    assert "frontend/common/ /usr/share/medqa/frontend/common/" in copies
     assert stage.all("USER")[-1] not in ("root", "0")
     assert stage.all("HEALTHCHECK")
 

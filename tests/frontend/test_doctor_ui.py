@@ -1,6 +1,7 @@
 """The doctor workstation in a real browser, in Chinese and in English: sign in and out, a streamed
-answer with its sources and disease card, the inbox with a summary a patient just submitted, the
-admin screens, an expired sign-in, and the error messages."""
+answer with its sources (the cited document in full, the cited passage highlighted) and disease card,
+the inbox with a summary a patient just submitted and its department filter, the admin screens
+(browsing a store's documents), an expired sign-in, and the error messages."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ TEXT: dict[str, dict[str, str]] = {
         "streamed": "流式输出",
         "read_source_1": "阅读来源 1：高血压",
         "source_heading": "来源 [1]",
+        "source_heading_2": "来源 [2]",
+        "not_located": "全文中没有与上面引用内容完全一致的段落",
+        "gone": "知识库中已没有这篇文档的全文",
+        "department": "科室",
+        "all_departments": "全部科室",
+        "dermatology": "皮肤科",
+        "filter": "筛选",
+        "inbox_empty": "没有符合条件的预问诊摘要。",
         "card_chip": "打开“高血压”的疾病卡片",
         "card_heading": "高血压",
         "card_field": "症状",
@@ -66,6 +75,14 @@ TEXT: dict[str, dict[str, str]] = {
         "streamed": "Streamed",
         "read_source_1": "Read source 1: 高血压",
         "source_heading": "Source [1]",
+        "source_heading_2": "Source [2]",
+        "not_located": "No passage of the document matches the cited text above exactly",
+        "gone": "The full document is no longer in the store",
+        "department": "Department",
+        "all_departments": "All departments",
+        "dermatology": "Dermatology",
+        "filter": "Filter",
+        "inbox_empty": "No pre-consultation summaries match.",
         "card_chip": "Open the disease card of 高血压",
         "card_heading": "Hypertension（高血压）",
         "card_field": "Symptoms",
@@ -79,6 +96,20 @@ TEXT: dict[str, dict[str, str]] = {
         "signed_out": "You have signed out.",
         "role": "doctor",
         "close": "Close",
+    },
+}
+
+# Text that varies (counts, titles) is matched by pattern.
+PATTERNS: dict[str, dict[str, re.Pattern[str]]] = {
+    "zh": {
+        "read_source_2": re.compile(r"^阅读来源 2："),
+        "document": re.compile(r"^全文（共 \d+ 段）$"),
+        "cited_hint": re.compile(r"^高亮的第 \d+ 段是回答引用的段落。$"),
+    },
+    "en": {
+        "read_source_2": re.compile(r"^Read source 2: "),
+        "document": re.compile(r"^Full document \(\d+ passages\)$"),
+        "cited_hint": re.compile(r"^The highlighted passage, no\. \d+, is the one the answer cites\.$"),
     },
 }
 
@@ -102,7 +133,7 @@ def sign_in(page: Page, text: dict[str, str], username: str, password: str) -> N
 def test_doctor_signs_in_asks_reads_sources_and_card_and_finds_a_new_consultation(
     lang: str, ui_stack: Stack, llm: FakeLLM, open_page: OpenPage, screenshots: Path
 ) -> None:
-    text = TEXT[lang]
+    text, pattern = TEXT[lang], PATTERNS[lang]
     username = f"dr-{lang}-{uuid.uuid4().hex[:6]}"
     password = ui_stack.ensure_doctor(username)
     marker = uuid.uuid4().hex[:8]
@@ -143,14 +174,50 @@ def test_doctor_signs_in_asks_reads_sources_and_card_and_finds_a_new_consultatio
     expect(page.locator("#qa-intents li").first).to_be_visible()
     page.screenshot(path=f"{screenshot_prefix}-answer.png", full_page=True)
 
-    # A numbered source opens its passage.
+    # A numbered source opens its document in full. Source 1 is written from the knowledge graph:
+    # its text is no passage of the document, so it is shown above the full text.
     page.get_by_role("button", name=text["read_source_1"], exact=True).click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("heading", name=text["source_heading"])).to_be_visible()
+    expect(dialog.get_by_role("heading", name=pattern["document"])).to_be_visible()
     expect(dialog.locator("blockquote")).not_to_be_empty()
+    expect(dialog).to_contain_text(text["not_located"])
+    assert dialog.locator(".passages > li").count() > 1
+    expect(dialog.locator(".passage-cited")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    # Source 2 is a retrieved passage: highlighted in the full text and scrolled into view.
+    page.get_by_role("button", name=pattern["read_source_2"]).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name=text["source_heading_2"])).to_be_visible()
+    cited = dialog.locator(".passages > li.passage-cited")
+    expect(cited).to_have_count(1)
+    expect(cited).to_be_in_viewport()
+    expect(dialog.get_by_text(pattern["cited_hint"])).to_be_visible()
+    expect(dialog.locator("blockquote")).to_have_count(0)  # the excerpt is the highlighted passage
     page.screenshot(path=f"{screenshot_prefix}-source.png")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+
+    # A document no longer in the store (404): the cited excerpt is all there is, and it says so.
+    page.route(
+        "**/api/v1/kb/stores/*/documents/*",
+        lambda route: route.fulfill(
+            status=404,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"error": {"code": "not_found", "message": "Document not found"}}),
+        ),
+    )
+    page.get_by_role("button", name=pattern["read_source_2"]).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(text["gone"])
+    expect(dialog.locator("blockquote")).not_to_be_empty()
+    expect(dialog.locator(".passages")).to_have_count(0)
+    page.screenshot(path=f"{screenshot_prefix}-source-gone.png")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.unroute("**/api/v1/kb/stores/*/documents/*")
 
     # A recognised disease opens its card from the knowledge graph.
     page.get_by_role("button", name=text["card_chip"]).click()
@@ -167,6 +234,24 @@ def test_doctor_signs_in_asks_reads_sources_and_card_and_finds_a_new_consultatio
     expect(row).to_be_visible()
     expect(row).to_contain_text(text["emergency"])
     page.screenshot(path=f"{screenshot_prefix}-inbox.png", full_page=True)
+
+    # The department filter: the taxonomy in the UI's language, filtering by the name records carry.
+    department = page.get_by_label(text["department"], exact=True)
+    expect(department.locator("option").first).to_have_text(text["all_departments"])
+    expect(department.locator("option", has_text=text["dermatology"])).to_have_attribute("value", "皮肤科")
+    assert department.locator("option").count() > 20
+    shown_department = row.locator("td").nth(1).inner_text()
+    department.select_option(label=shown_department)
+    page.get_by_role("button", name=text["filter"], exact=True).click()
+    expect(row).to_be_visible()
+    expect(page.locator("#inbox-rows td:nth-child(2)", has_not_text=shown_department)).to_have_count(0)
+    department.select_option(label=text["dermatology"])
+    page.get_by_role("button", name=text["filter"], exact=True).click()
+    expect(row).to_have_count(0)
+    department.select_option(label=text["all_departments"])
+    page.get_by_role("button", name=text["filter"], exact=True).click()
+    expect(row).to_be_visible()
+
     row.get_by_role("button").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(marker)
@@ -316,19 +401,54 @@ def test_admin_imports_a_file_and_manages_users_cache_and_audit(
     expect(page.locator("#kb-import-problems")).to_contain_text("跳过 2 条无效内容")
     row = page.locator("#kb-rows tr", has_text=store)
     expect(row).to_contain_text("450")
-    page.screenshot(path=screenshots / "doctor-zh-admin-kb.png", full_page=True)
 
-    page.locator("#kb-doc").get_by_label("知识库").fill(store)
-    page.get_by_label("文档 ID").fill("guide-7")
-    page.get_by_role("button", name="删除文档").click()
+    # Browse the store's documents page by page, read one, delete one from the list.
+    row.get_by_role("button", name=f"浏览知识库 {store} 的文档").click()
+    expect(page.locator("#kb-docs-heading")).to_be_focused()
+    expect(page.get_by_label("知识库", exact=True).and_(page.locator("#kb-docs-store"))).to_have_value(store)
+    count = page.locator("#kb-docs-count")
+    expect(count).to_have_text(f"“{store}”共有 450 篇文档，这里是第 1–20 篇（按入库顺序）。")
+    docs = page.locator("#kb-docs-rows tr")
+    expect(docs).to_have_count(20)
+    expect(page.locator("#kb-docs-page")).to_have_text("第 1 / 23 页")
+    page.screenshot(path=screenshots / "doctor-zh-admin-kb.png", full_page=True)
+    page.locator("#kb-docs-pager").get_by_role("button", name="下一页").click()
+    expect(count).to_have_text(f"“{store}”共有 450 篇文档，这里是第 21–40 篇（按入库顺序）。")
+    expect(page.locator("#kb-docs-page")).to_have_text("第 2 / 23 页")
+    page.locator("#kb-docs-pager").get_by_role("button", name="上一页").click()
+    expect(page.locator("#kb-docs-page")).to_have_text("第 1 / 23 页")
+
+    page.get_by_role("button", name="查看文档 guide-7", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="文档 guide-7")).to_be_visible()
+    expect(dialog.locator("dd", has_text="饮食指导 7")).to_be_visible()
+    expect(dialog.locator(".passages > li")).to_have_text(["高血压患者每日食盐少于5克7"])
+    page.screenshot(path=screenshots / "doctor-zh-admin-kb-document.png")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("button", name="删除文档 guide-7", exact=True).click()
     page.get_by_role("dialog").get_by_role("button", name="删除").click()
     expect(page.locator("#notice")).to_have_text(f"已从“{store}”删除文档“guide-7”。")
+    expect(count).to_contain_text("共有 449 篇文档")
+    expect(page.locator("#kb-docs-rows tr", has_text="guide-7")).to_have_count(0)
     expect(row).to_contain_text("449")
+
+    # Deleting by id still works, and the list follows.
+    page.locator("#kb-doc").get_by_label("知识库").fill(store)
+    page.get_by_label("文档 ID").fill("guide-8")
+    page.get_by_role("button", name="删除文档", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="删除").click()
+    expect(page.locator("#notice")).to_have_text(f"已从“{store}”删除文档“guide-8”。")
+    expect(row).to_contain_text("448")
+    expect(count).to_contain_text("共有 448 篇文档")
 
     row.get_by_role("button", name=f"删除知识库 {store}").click()
     page.get_by_role("dialog").get_by_role("button", name="删除").click()
     expect(page.locator("#notice")).to_have_text(f"已删除知识库“{store}”。")
     expect(row).to_have_count(0)
+    expect(docs).to_have_count(0)  # the store browsed is gone
+    expect(count).to_be_empty()
 
     # Users: the list and a new account.
     page.get_by_role("link", name="用户").click()

@@ -1,5 +1,6 @@
-"""backend/devstack/ui_server.py: the UI pages carry the security headers, API answers keep the
-service's own, the proxy streams server-sent events as they come, and says so when the service is down."""
+"""backend/devstack/ui_server.py: the UI pages and the shared /common/ files carry the security headers,
+API answers keep the service's own, the proxy streams server-sent events as they come, and says so when
+the service is down."""
 
 from __future__ import annotations
 
@@ -16,23 +17,45 @@ from backend.devstack.ui_server import CONTENT_SECURITY_POLICY, UI_HEADERS, crea
 from tests.frontend.conftest import Stack
 from tests.support.fake_llm import FakeLLM
 
-UI_FILES = ["/", "/index.html", "/js/main.js", "/js/common/api.js", "/css/base.css", "/css/app.css"]
+UI_FILES = ["/", "/index.html", "/js/main.js", "/js/strings.js", "/css/app.css", "/favicon.svg"]
+# frontend/common, the same files for both UIs.
+COMMON_FILES = [
+    "/common/api.js",
+    "/common/dom.js",
+    "/common/i18n.js",
+    "/common/messages.js",
+    "/common/base.css",
+]
+
+
+def assert_ui_headers(response: httpx.Response) -> None:
+    headers = response.headers
+    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY, response.url
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["cross-origin-opener-policy"] == "same-origin"
+    assert headers["cache-control"] == "no-cache"
 
 
 @pytest.mark.parametrize("ui", ["doctor", "patient"])
 def test_ui_pages_carry_a_strict_same_origin_policy(ui_stack: Stack, ui: str) -> None:
     base = ui_stack.doctor_ui if ui == "doctor" else ui_stack.patient_ui
-    for path in UI_FILES:
+    for path in UI_FILES + COMMON_FILES:
         response = httpx.get(f"{base}{path}", timeout=10)
         assert response.status_code == 200, path
-        headers = response.headers
-        assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-        assert headers["x-content-type-options"] == "nosniff"
-        assert headers["x-frame-options"] == "DENY"
-        assert headers["referrer-policy"] == "no-referrer"
-        assert headers["cache-control"] == "no-cache"
+        assert_ui_headers(response)
         if path.endswith(".js"):
-            assert "javascript" in headers["content-type"]  # module scripts need it under nosniff
+            # Module scripts need it under nosniff.
+            assert "javascript" in response.headers["content-type"]
+        if path.endswith(".css"):
+            assert response.headers["content-type"].startswith("text/css")
+        if path.startswith("/common/"):
+            shared = PROJECT_ROOT / "frontend" / "common" / path.removeprefix("/common/")
+            assert response.content == shared.read_bytes()
+    # /common/ holds files only: no page fallback, no listing.
+    for path in ("/common/missing.js", "/common/"):
+        assert httpx.get(f"{base}{path}", timeout=10).status_code == 404, path
     assert "script-src 'self';" in CONTENT_SECURITY_POLICY
     assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
     assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
@@ -80,7 +103,13 @@ def test_nginx_serves_the_uis_with_the_same_headers() -> None:
     conf = (PROJECT_ROOT / "deploy" / "nginx" / "nginx.conf").read_text(encoding="utf-8")
     ui_locations = re.findall(r"^\s*location / \{(.*?)^\s*\}", conf, re.MULTILINE | re.DOTALL)
     assert len(ui_locations) == 2  # doctor and patient
-    for location in ui_locations:
+    # Both servers serve frontend/common at /common/, as ui_server does, with the same headers.
+    common_locations = re.findall(r"^\s*location /common/ \{(.*?)^\s*\}", conf, re.MULTILINE | re.DOTALL)
+    assert len(common_locations) == 2
+    for location in common_locations:
+        assert re.search(r"^\s*root /usr/share/medqa/frontend;", location, re.MULTILINE)
+        assert "try_files" not in location  # a missing file is a 404, not the UI page
+    for location in ui_locations + common_locations:
         found = re.findall(r'add_header\s+(\S+)\s+"([^"]*)"\s+always;', location)
         # Cache-Control comes from `expires -1` there.
         expected = {name.decode(): value.decode() for name, value in UI_HEADERS if name != b"cache-control"}

@@ -3,7 +3,7 @@
 // refreshes once (one refresh at a time, shared by concurrent calls) and retries; when that fails
 // the sign-in is over and the listeners of onExpired() take the user back to the sign-in screen.
 
-import { ApiError, apiFetch } from "./common/api.js";
+import { ApiError, apiFetch } from "/common/api.js";
 
 const STORAGE_KEY = "medqa.doctor.auth";
 const EARLY_REFRESH_MS = 15_000; // refresh this long before the access token expires

@@ -2,10 +2,10 @@
 // base, users, cache, audit), switched by the URL fragment (#qa, #inbox...). No token or patient
 // data ever goes into the URL.
 
-import { ApiError } from "./common/api.js";
-import { $, $$, cooldown, show } from "./common/dom.js";
-import { bindLanguageToggle, onLangChange, setupI18n, t } from "./common/i18n.js";
-import { hush, say, sayError } from "./common/ui.js";
+import { ApiError } from "/common/api.js";
+import { $, $$, cooldown, show } from "/common/dom.js";
+import { bindLanguageToggle, onLangChange, setupI18n, t } from "/common/i18n.js";
+import { hush, say, sayError } from "/common/ui.js";
 import * as auth from "./auth.js";
 import { clearNotice } from "./notice.js";
 import { STRINGS } from "./strings.js";

@@ -3,11 +3,11 @@
 // (POST /api/v1/health/qa). The session token stays in this tab's sessionStorage and is sent as
 // a bearer token; it never appears in a URL.
 
-import { ApiError, apiFetch } from "./common/api.js";
-import { confirmDialog } from "./common/dialog.js";
-import { $, $$, cooldown, fill, h, show } from "./common/dom.js";
-import { bindLanguageToggle, formatNumber, onLangChange, setupI18n, t } from "./common/i18n.js";
-import { hush, say, sayError } from "./common/ui.js";
+import { ApiError, apiFetch } from "/common/api.js";
+import { confirmDialog } from "/common/dialog.js";
+import { $, $$, cooldown, fill, h, show } from "/common/dom.js";
+import { bindLanguageToggle, formatNumber, onLangChange, setupI18n, t } from "/common/i18n.js";
+import { hush, say, sayError } from "/common/ui.js";
 import { STRINGS } from "./strings.js";
 
 setupI18n(STRINGS, "medqa.patient.lang");

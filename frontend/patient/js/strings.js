@@ -1,6 +1,6 @@
 // Every string of the patient portal, in Chinese (default) and English.
 
-import { merged } from "./common/messages.js";
+import { merged } from "/common/messages.js";
 
 const zh = {
   "app.title": "患者服务 · MedQA",

@@ -1,9 +1,9 @@
 // The audit log (admins): who read or changed which record, newest first; filter by actor or
 // record, and page back in time with `before` (the id of the oldest entry shown).
 
-import { $, fill, h, show } from "../common/dom.js";
-import { formatTime, has, onLangChange, t } from "../common/i18n.js";
-import { hush, sayError } from "../common/ui.js";
+import { $, fill, h, show } from "/common/dom.js";
+import { formatTime, has, onLangChange, t } from "/common/i18n.js";
+import { hush, sayError } from "/common/ui.js";
 import { call } from "../auth.js";
 
 let entries = [];

@@ -1,9 +1,9 @@
 // Cache statistics (admins): GET /api/v1/admin/cache/stats, and flushing one kind or all.
 
-import { confirmDialog } from "../common/dialog.js";
-import { $, fill, h } from "../common/dom.js";
-import { formatNumber, has, onLangChange, t } from "../common/i18n.js";
-import { hush, sayError } from "../common/ui.js";
+import { confirmDialog } from "/common/dialog.js";
+import { $, fill, h } from "/common/dom.js";
+import { formatNumber, has, onLangChange, t } from "/common/i18n.js";
+import { hush, sayError } from "/common/ui.js";
 import { call } from "../auth.js";
 import { notify } from "../notice.js";
 

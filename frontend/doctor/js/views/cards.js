@@ -1,10 +1,11 @@
-// Dialogs the QA answer and the inbox open: a cited source's passage, and a disease card from the
-// knowledge graph (GET /api/v1/kg/diseases/{name}).
+// Dialogs the QA answer, the inbox and the knowledge base open: a stored document passage by
+// passage (GET /api/v1/kb/stores/{store}/documents/{id}), opened from a cited source with the cited
+// passage highlighted, and a disease card from the knowledge graph (GET /api/v1/kg/diseases/{name}).
 
-import { ApiError, describeError } from "../common/api.js";
-import { modal } from "../common/dialog.js";
-import { h } from "../common/dom.js";
-import { formatNumber, lang, t } from "../common/i18n.js";
+import { ApiError, describeError } from "/common/api.js";
+import { modal } from "/common/dialog.js";
+import { h } from "/common/dom.js";
+import { formatNumber, lang, t } from "/common/i18n.js";
 import { call } from "../auth.js";
 
 /** A source from the starter disease store, or any record id of a disease. */
@@ -22,44 +23,160 @@ function entry(label, value) {
   return [h("dt", {}, label), h("dd", {}, value)];
 }
 
+const textLang = (text) => (/[\u4e00-\u9fff]/.test(text || "") ? "zh-CN" : "en");
+const squash = (text) => String(text ?? "").replace(/\s+/g, " ").trim();
+
+/**
+ * The index of the passage a source's snippet was cut from, or -1. A snippet is the passage with
+ * its whitespace collapsed, shortened with "…" past a length; a snippet the answer wrote from the
+ * knowledge graph is no passage's text and is not located.
+ */
+export function citedPassage(passages, snippet) {
+  const core = squash(snippet).replace(/…$/, "").trim();
+  if (core.length < 8) return -1;
+  const texts = passages.map(squash);
+  const index = texts.findIndex((text) => text.startsWith(core));
+  return index >= 0 ? index : texts.findIndex((text) => text.includes(core));
+}
+
+function metadataValue(value) {
+  if (Array.isArray(value) && value.every((item) => item === null || typeof item !== "object")) {
+    return value.join(lang() === "en" ? ", " : "、");
+  }
+  if (value !== null && typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** The cited source of an answer: its document in full, the cited passage highlighted. */
 export function openSource(source) {
-  modal({
-    title: () => t("source.heading", { n: source.number }),
-    className: "dialog-source",
+  openStoredDocument({ store: source.store, id: source.doc_id, title: source.title, source });
+}
+
+/** A stored document (from the knowledge-base screen). */
+export function openDocument(store, id, title = "") {
+  openStoredDocument({ store, id, title, source: null });
+}
+
+function openStoredDocument({ store, id, title, source }) {
+  const view = { doc: null, error: null, cited: -1, scrolled: false };
+  let dialog = null;
+
+  dialog = modal({
+    title: () => (source ? t("source.heading", { n: source.number }) : t("doc.heading", { id })),
+    className: "dialog-wide dialog-source",
     build(body, close) {
+      const doc = view.doc;
       body.append(
         h(
           "dl",
           { class: "meta" },
-          entry(t("source.title"), source.title),
-          entry(t("source.store"), source.store),
-          entry(t("source.doc"), source.doc_id),
-          entry(t("source.score"), formatNumber(Number(source.score) || 0, 4)),
+          entry(t("source.title"), doc?.title || title),
+          entry(t("source.store"), store),
+          entry(t("source.doc"), id),
+          source ? entry(t("source.score"), formatNumber(Number(source.score) || 0, 4)) : null,
         ),
-        h("h3", {}, t("source.passage")),
-        h("blockquote", { class: "passage", lang: /[\u4e00-\u9fff]/.test(source.snippet || "") ? "zh-CN" : "en" }, source.snippet),
-        h("p", { class: "hint" }, t("source.note")),
-        isDiseaseSource(source)
-          ? h(
-              "div",
-              { class: "actions" },
-              h(
-                "button",
-                {
-                  type: "button",
-                  class: "primary",
-                  onclick: () => {
-                    close();
-                    openDiseaseCard(diseaseName(source.title));
-                  },
-                },
-                t("source.open_card"),
-              ),
-            )
-          : null,
       );
+      const snippet = source?.snippet || "";
+      // The excerpt the answer cites, unless it is shown highlighted in the full text below.
+      if (snippet && !(doc && view.cited >= 0)) {
+        body.append(
+          h("h3", {}, t("source.passage")),
+          h("blockquote", { class: "passage", lang: textLang(snippet) }, snippet),
+        );
+      }
+      if (view.error) {
+        const gone = view.error instanceof ApiError && view.error.status === 404;
+        body.append(
+          gone
+            ? h("p", { class: source ? "hint" : "error", role: source ? "status" : "alert" }, t(source ? "source.gone" : "doc.not_found"))
+            : h("p", { class: "error", role: "alert" }, describeError(view.error)),
+        );
+      } else if (!doc) {
+        body.append(h("p", { class: "hint", role: "status" }, t("source.loading")));
+      } else {
+        body.append(renderPassages(doc, source ? view.cited : -1, Boolean(source)));
+      }
+      if (source && isDiseaseSource(source)) {
+        body.append(
+          h(
+            "div",
+            { class: "actions" },
+            h(
+              "button",
+              {
+                type: "button",
+                class: "primary",
+                onclick: () => {
+                  close();
+                  openDiseaseCard(diseaseName(source.title));
+                },
+              },
+              t("source.open_card"),
+            ),
+          ),
+        );
+      }
     },
   });
+
+  call(`/api/v1/kb/stores/${encodeURIComponent(store)}/documents/${encodeURIComponent(id)}`)
+    .then((doc) => {
+      view.doc = {
+        title: String(doc?.title ?? ""),
+        metadata: doc?.metadata && typeof doc.metadata === "object" ? doc.metadata : {},
+        passages: Array.isArray(doc?.passages) ? doc.passages.map((p) => String(p ?? "")) : [],
+      };
+      view.cited = source ? citedPassage(view.doc.passages, source.snippet) : -1;
+    })
+    .catch((error) => {
+      view.error = error;
+    })
+    .finally(() => {
+      if (!dialog.dialog.open) return;
+      dialog.rerender();
+      const cited = dialog.body.querySelector(".passage-cited");
+      if (cited && !view.scrolled) {
+        view.scrolled = true;
+        cited.scrollIntoView({ block: "center" });
+      }
+    });
+}
+
+function renderPassages(doc, cited, fromSource) {
+  const count = doc.passages.length;
+  const metadata = Object.entries(doc.metadata).filter(([, value]) => value !== null && value !== "");
+  return h(
+    "div",
+    { class: "document" },
+    h("h3", {}, t("source.document", { count })),
+    fromSource
+      ? h("p", { class: "hint" }, cited >= 0 ? t("source.cited_hint", { n: cited + 1 }) : t("source.not_located"))
+      : null,
+    h(
+      "ol",
+      { class: "passages" },
+      doc.passages.map((text, index) =>
+        h(
+          "li",
+          { class: index === cited ? "passage-item passage-cited" : "passage-item", dataset: { index: String(index) } },
+          index === cited ? h("span", { class: "badge badge-cited" }, t("source.cited")) : null,
+          h("p", { lang: textLang(text) }, text),
+        ),
+      ),
+    ),
+    metadata.length
+      ? h(
+          "details",
+          { class: "doc-metadata" },
+          h("summary", {}, t("source.metadata")),
+          h(
+            "dl",
+            { class: "meta" },
+            metadata.map(([key, value]) => entry(key, metadataValue(value))),
+          ),
+        )
+      : null,
+  );
 }
 
 const LIST_FIELDS = [

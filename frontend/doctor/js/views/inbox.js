@@ -1,11 +1,15 @@
 // The consultation inbox: summaries patients submitted, newest first; filter by department and
 // status, open one, mark it seen or done (GET/POST /api/v1/consultations...).
+//
+// The department filter offers the taxonomy (GET /api/v1/departments), labelled in the UI's
+// language; its value is always the taxonomy's Chinese name, which is what records carry (triage
+// stores the taxonomy name) and what the API filters on.
 
-import { ApiError, describeError } from "../common/api.js";
-import { modal } from "../common/dialog.js";
-import { $, fill, h, show } from "../common/dom.js";
-import { formatNumber, formatTime, has, lang, onLangChange, t } from "../common/i18n.js";
-import { hush, sayError } from "../common/ui.js";
+import { ApiError, describeError } from "/common/api.js";
+import { modal } from "/common/dialog.js";
+import { $, fill, h, show } from "/common/dom.js";
+import { formatNumber, formatTime, has, lang, onLangChange, t } from "/common/i18n.js";
+import { hush, sayError } from "/common/ui.js";
 import { call } from "../auth.js";
 import { openDiseaseCard } from "./cards.js";
 
@@ -13,7 +17,9 @@ const PAGE_SIZE = 20;
 const STATUSES = ["new", "seen", "done"];
 
 let state = fresh();
-const departments = new Set(); // seen so far: the filter's suggestions
+let taxonomy = []; // [{name, name_en}] from the service
+let taxonomyLoaded = false;
+const seenDepartments = new Set(); // in records but not in the taxonomy (older records)
 let loading = 0;
 
 function fresh() {
@@ -23,7 +29,7 @@ function fresh() {
 export function init() {
   $("#inbox-filters").addEventListener("submit", (event) => {
     event.preventDefault();
-    state.department = $("#inbox-department").value.trim();
+    state.department = $("#inbox-department").value;
     state.status = $("#inbox-status").value;
     state.page = 1;
     load();
@@ -41,21 +47,59 @@ export function init() {
       load();
     }
   });
-  onLangChange(render);
+  onLangChange(() => {
+    renderDepartments();
+    render();
+  });
 }
 
 export function enter() {
+  if (!taxonomyLoaded) loadDepartments();
   load();
 }
 
 export function reset() {
   state = fresh();
-  departments.clear();
+  seenDepartments.clear();
   $("#inbox-department").value = "";
   $("#inbox-status").value = "";
-  fill($("#inbox-departments"));
   hush($("#inbox-error"));
+  renderDepartments();
   render();
+}
+
+async function loadDepartments() {
+  try {
+    const answer = await call("/api/v1/departments");
+    taxonomy = (Array.isArray(answer.departments) ? answer.departments : [])
+      .filter((d) => d && typeof d.name === "string" && d.name)
+      .map((d) => ({ name: d.name, name_en: typeof d.name_en === "string" ? d.name_en : "" }));
+    taxonomyLoaded = true;
+  } catch {
+    // Without it the filter still offers the departments of the records seen; tried again next time.
+  }
+  renderDepartments();
+  render();
+}
+
+/** A department's name in the UI's language (records carry the taxonomy's Chinese name). */
+function departmentLabel(name) {
+  if (lang() !== "en") return name;
+  return taxonomy.find((d) => d.name === name)?.name_en || name;
+}
+
+function renderDepartments() {
+  const select = $("#inbox-department");
+  const chosen = select.value || state.department;
+  const known = new Set(taxonomy.map((d) => d.name));
+  const extra = [...seenDepartments, chosen].filter((name) => name && !known.has(name));
+  fill(
+    select,
+    h("option", { value: "" }, t("inbox.department_all")),
+    taxonomy.map((d) => h("option", { value: d.name }, departmentLabel(d.name))),
+    [...new Set(extra)].sort().map((name) => h("option", { value: name }, name)),
+  );
+  select.value = chosen;
 }
 
 function pages() {
@@ -74,11 +118,15 @@ async function load() {
     state.items = Array.isArray(page.items) ? page.items : [];
     state.total = Number(page.total) || 0;
     state.loaded = true;
-    for (const item of state.items) if (item.department) departments.add(item.department);
-    fill(
-      $("#inbox-departments"),
-      [...departments].sort().map((name) => h("option", { value: name })),
-    );
+    const known = new Set(taxonomy.map((d) => d.name));
+    let added = false;
+    for (const item of state.items) {
+      if (typeof item.department === "string" && item.department && !known.has(item.department)) {
+        added = !seenDepartments.has(item.department) || added;
+        seenDepartments.add(item.department);
+      }
+    }
+    if (added) renderDepartments();
     if (state.page > pages()) {
       state.page = pages();
       if (state.total) load();
@@ -110,7 +158,7 @@ function render() {
       "tr",
       { class: [emergency ? "row-emergency" : "", item.status === "new" ? "row-new" : ""].join(" ").trim(), dataset: { id: item.id } },
       h("td", { class: "nowrap" }, time),
-      h("td", {}, item.department || ""),
+      h("td", {}, departmentLabel(item.department || "")),
       h(
         "td",
         { class: "complaint" },
@@ -280,7 +328,7 @@ function renderRecord(record) {
     h(
       "p",
       { class: "meta" },
-      t("cons.meta", { id: record.id, time: formatTime(record.created_at), department: record.department || "" }),
+      t("cons.meta", { id: record.id, time: formatTime(record.created_at), department: departmentLabel(record.department || "") }),
       " · ",
       statusBadge(record.status),
     ),

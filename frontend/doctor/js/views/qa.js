@@ -8,10 +8,10 @@
 // from the cache. When streaming is not available at all (404/405/501, or not an event stream)
 // the plain endpoint answers instead.
 
-import { ApiError } from "../common/api.js";
-import { $, citedText, cooldown, fill, h, show } from "../common/dom.js";
-import { formatNumber, has, onLangChange, t } from "../common/i18n.js";
-import { hush, say, sayError } from "../common/ui.js";
+import { ApiError } from "/common/api.js";
+import { $, citedText, cooldown, fill, h, show } from "/common/dom.js";
+import { formatNumber, has, onLangChange, t } from "/common/i18n.js";
+import { hush, say, sayError } from "/common/ui.js";
 import { call, current } from "../auth.js";
 import { readEvents } from "../sse.js";
 import { openDiseaseCard, openSource } from "./cards.js";

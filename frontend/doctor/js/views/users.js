@@ -1,10 +1,10 @@
 // User administration (admins): list accounts, create one, change a role or a password, delete.
 
-import { describeError, fieldMessage } from "../common/api.js";
-import { confirmDialog, modal } from "../common/dialog.js";
-import { $, fill, h } from "../common/dom.js";
-import { formatTime, onLangChange, t } from "../common/i18n.js";
-import { hush, say, sayError } from "../common/ui.js";
+import { describeError, fieldMessage } from "/common/api.js";
+import { confirmDialog, modal } from "/common/dialog.js";
+import { $, fill, h } from "/common/dom.js";
+import { formatTime, onLangChange, t } from "/common/i18n.js";
+import { hush, say, sayError } from "/common/ui.js";
 import { call, current } from "../auth.js";
 import { notify } from "../notice.js";
 

@@ -1,6 +1,6 @@
 // DOM building without HTML strings: every piece of text becomes a text node (textContent), so
-// nothing the API returns can ever be parsed as markup. Shared by both UIs (kept identical in
-// frontend/doctor/js/common and frontend/patient/js/common; a test checks they match).
+// nothing the API returns can ever be parsed as markup. Shared by both UIs
+// (frontend/common, served at /common/).
 
 /**
  * h("button", {class: "primary", type: "button", onclick: fn}, "Text", otherNode, [more])

@@ -1,6 +1,6 @@
 // Modal dialogs on the native <dialog> element: focus moves in and is trapped, Esc closes, and
 // focus returns to what opened it. An open dialog is rebuilt in the new language on a switch.
-// Shared by both UIs (kept identical; a test checks they match).
+// Shared by both UIs (frontend/common, served at /common/).
 
 import { h } from "./dom.js";
 import { onLangChange, t } from "./i18n.js";

@@ -1,7 +1,7 @@
 // Calls to the same-origin /api and one error type for everything that can go wrong, with a
 // message in the user's language for each status the services answer (see backend/core/errors.py:
 // {"error": {"code", "message", "request_id", ...}}, Retry-After on 429 and 503).
-// Shared by both UIs (kept identical; a test checks they match).
+// Shared by both UIs (frontend/common, served at /common/).
 
 import { formatClock, lang, t } from "./i18n.js";
 

@@ -1,6 +1,6 @@
 // UI strings both UIs use: the language switch, common buttons, and the error messages of api.js.
 // Each UI merges these into its own dictionary (js/strings.js).
-// Shared by both UIs (kept identical; a test checks they match).
+// Shared by both UIs (frontend/common, served at /common/).
 
 export const COMMON = {
   zh: {

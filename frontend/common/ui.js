@@ -1,5 +1,5 @@
 // Messages shown in an element (errors, confirmations) that follow a language switch: the element
-// keeps a function that renders its text. Shared by both UIs (kept identical; a test checks they match).
+// keeps a function that renders its text. Shared by both UIs (frontend/common).
 
 import { describeError } from "./api.js";
 import { onLangChange } from "./i18n.js";

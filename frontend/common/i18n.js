@@ -1,7 +1,7 @@
 // UI strings in two languages: Chinese by default, English on request; the choice is kept in
 // localStorage. Static markup names its strings with data-i18n="key" (text) and
 // data-i18n-attr="attribute:key;attribute:key"; code calls t("key", {vars}).
-// Shared by both UIs (kept identical; a test checks they match).
+// Shared by both UIs (frontend/common, served at /common/).
 
 export const LANGUAGES = ["zh", "en"];
 const HTML_LANG = { zh: "zh-CN", en: "en" };
