@@ -12,6 +12,26 @@ from pydantic import ValidationError
 from backend.core.config import DEV_SECRET_KEY, PROJECT_ROOT, Settings
 
 
+def _check_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """gunicorn's start-up configuration check of the doctor service, with this environment."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "backend.doctor.app:app",
+            "--check-config",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -23,22 +43,7 @@ from backend.core.config import DEV_SECRET_KEY, PROJECT_ROOT, Settings
     ],
 )
 def test_bad_value_stops_gunicorn_with_one_line_naming_the_setting(name: str, value: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "backend.doctor.app:app",
-            "--check-config",
-        ],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, name: value},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _check_config({**os.environ, name: value})
     assert result.returncode != 0
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("configuration error")]
     assert len(error_lines) == 1
@@ -91,21 +96,6 @@ def test_production_refuses_default_or_empty_secrets(override: dict[str, str], n
 
 def test_production_start_stops_with_one_line_about_the_secret() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ADMIN_PASSWORD")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "backend.doctor.app:app",
-            "--check-config",
-        ],
-        cwd=PROJECT_ROOT,
-        env={**env, "APP_ENV": "production"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _check_config({**env, "APP_ENV": "production"})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr

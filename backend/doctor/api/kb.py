@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -21,6 +23,18 @@ from backend.doctor.deps import AdminDep, AuthDep
 
 StorePath = Annotated[str, Path(pattern=STORE_NAME.pattern)]
 DocIdPath = Annotated[str, Path(pattern=DOC_ID.pattern)]
+
+
+@contextmanager
+def _as_404() -> Iterator[None]:
+    """The repository's "no such store / document" as the API's 404."""
+    try:
+        yield
+    except StoreNotFound as exc:
+        raise AppError(404, f"Knowledge store not found: {exc}") from None
+    except DocumentNotFound as exc:
+        raise AppError(404, f"Document not found: {exc}") from None
+
 
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"], dependencies=[rate_limit("default")])
 
@@ -50,10 +64,8 @@ async def search(body: SearchRequest, knowledge: KnowledgeDep, cache: CacheDep) 
         return Computed([asdict(hit) for hit in hits], empty=not hits)
 
     parts = [normalise(body.query), sorted(body.stores or []), body.top_k]
-    try:
+    with _as_404():
         hits, _ = await cache.get_or_compute("retrieval", parts, compute)
-    except StoreNotFound as exc:
-        raise AppError(404, f"Knowledge store not found: {exc}") from None
     return SearchResponse(hits=hits)
 
 
@@ -87,21 +99,15 @@ async def list_documents(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DocumentsPage:
-    try:
+    with _as_404():
         found, total = await asyncio.to_thread(knowledge.repository.list_documents, store, offset, limit)
-    except StoreNotFound:
-        raise AppError(404, f"Knowledge store not found: {store}") from None
     return DocumentsPage(documents=[DocumentSummary(id=i, title=t) for i, t in found], total=total)
 
 
 @router.get("/stores/{store}/documents/{doc_id}", summary="One document, passage by passage")
 async def read_document(store: StorePath, doc_id: DocIdPath, knowledge: KnowledgeDep) -> StoredDocument:
-    try:
+    with _as_404():
         chunks = await asyncio.to_thread(knowledge.repository.read_document, store, doc_id)
-    except StoreNotFound:
-        raise AppError(404, f"Knowledge store not found: {store}") from None
-    except DocumentNotFound:
-        raise AppError(404, f"Document not found: {doc_id}") from None
     first = chunks[0]
     return StoredDocument(
         store=store,
@@ -130,12 +136,8 @@ async def add_documents(
 async def delete_document(
     store: StorePath, doc_id: DocIdPath, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep
 ) -> StoreInfo:
-    try:
+    with _as_404():
         info = await asyncio.to_thread(knowledge.repository.delete_document, store, doc_id)
-    except StoreNotFound:
-        raise AppError(404, f"Knowledge store not found: {store}") from None
-    except DocumentNotFound:
-        raise AppError(404, f"Document not found: {doc_id}") from None
     await knowledge.refresh()
     await auth.record(admin, "kb.documents.delete", [f"{store}/{doc_id}"])
     return info
@@ -143,9 +145,7 @@ async def delete_document(
 
 @router.delete("/stores/{store}", summary="Remove a store and all its documents", status_code=204)
 async def delete_store(store: StorePath, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep) -> None:
-    try:
+    with _as_404():
         await asyncio.to_thread(knowledge.repository.delete_store, store)
-    except StoreNotFound:
-        raise AppError(404, f"Knowledge store not found: {store}") from None
     await knowledge.refresh()
     await auth.record(admin, "kb.store.delete", [store])

@@ -62,4 +62,3 @@ class TriageResponse(BaseModel):
 @router.post("/triage", summary="Which department to see, possible conditions, and emergency red flags")
 async def triage_complaint(body: TriageRequest, knowledge: KnowledgeDep) -> TriageResponse:
     return TriageResponse.of(await triage(knowledge, body.complaint, body.age, body.sex))
-

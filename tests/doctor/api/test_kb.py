@@ -74,7 +74,9 @@ def test_a_doctor_opens_a_document_passage_by_passage_and_lists_a_store(client: 
         {"id": "note-1", "title": "本院发热门诊", "text": long_text, "metadata": {"source": "院内"}},
         {"id": "note-2", "title": "本院急诊", "text": "急诊位于门诊楼北侧。"},
     ]
-    assert client.post("/api/v1/kb/stores/hospital/documents", json={"documents": documents}).status_code == 201
+    assert (
+        client.post("/api/v1/kb/stores/hospital/documents", json={"documents": documents}).status_code == 201
+    )
 
     opened = client.get("/api/v1/kb/stores/hospital/documents/note-1").json()
     assert opened["title"] == "本院发热门诊"
