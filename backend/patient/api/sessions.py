@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from backend.core.deps import ConsultationsDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
+from backend.core.knowledge.qa import Language
 from backend.core.knowledge.schemas import StrictModel
 from backend.core.text import CleanText
 from backend.patient.services import dialogue
@@ -88,10 +89,15 @@ def _public_triage(triage: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: value for key, value in triage.items() if key not in {"condition_ids", "department"}}
 
 
+class NewSession(StrictModel):
+    language: Language = "zh"
+
+
 @router.post("", status_code=201, summary="Start a pre-consultation; keep the token it returns")
-async def create(sessions: SessionsDep) -> Created:
+async def create(sessions: SessionsDep, body: NewSession | None = None) -> Created:
     state = dialogue.new_state()
-    reply = dialogue.greeting()
+    # The greeting follows the portal's language; the dialogue then follows the patient's words.
+    reply = dialogue.greeting(body.language if body else "zh")
     state["history"].append({"role": "assistant", "text": reply})
     session_id, token = await sessions.create(state)
     return Created(session_id=session_id, token=token, reply=reply, stage=state["stage"])

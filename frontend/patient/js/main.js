@@ -6,7 +6,7 @@
 import { ApiError, apiFetch } from "/common/api.js";
 import { confirmDialog } from "/common/dialog.js";
 import { $, $$, cooldown, fill, h, show } from "/common/dom.js";
-import { bindLanguageToggle, formatNumber, onLangChange, setupI18n, t } from "/common/i18n.js";
+import { bindLanguageToggle, lang, onLangChange, setupI18n, t } from "/common/i18n.js";
 import { hush, say, sayError } from "/common/ui.js";
 import { STRINGS } from "./strings.js";
 
@@ -153,18 +153,12 @@ function renderStep() {
   else step.textContent = "";
 }
 
-function scoredList(items) {
+// Names only: to a patient a score next to a disease reads like a diagnosis (or a verdict).
+function nameList(items) {
   return h(
     "ul",
     { class: "scored" },
-    (items || []).map((item) =>
-      h(
-        "li",
-        {},
-        h("span", {}, item.name),
-        Number.isFinite(item.score) ? h("span", { class: "score" }, `${formatNumber(item.score * 100, 0)}%`) : null,
-      ),
-    ),
+    (items || []).map((item) => h("li", {}, h("span", {}, item.name))),
   );
 }
 
@@ -180,9 +174,9 @@ function renderTriage() {
     $("#triage-body"),
     flags.length ? [h("h3", {}, t("triage.red_flags")), h("ul", { class: "flags" }, flags.map((name) => h("li", {}, name)))] : null,
     h("h3", {}, t("triage.departments")),
-    scoredList((triage.departments || []).slice(0, 3)),
+    nameList((triage.departments || []).slice(0, 3)),
     (triage.possible_conditions || []).length
-      ? [h("h3", {}, t("triage.conditions")), scoredList(triage.possible_conditions.slice(0, 5))]
+      ? [h("h3", {}, t("triage.conditions")), nameList(triage.possible_conditions.slice(0, 3))]
       : null,
     triage.advice ? [h("h3", {}, t("triage.advice")), h("p", { class: "pre" }, triage.advice)] : null,
   );
@@ -232,7 +226,7 @@ async function startSession() {
   button.disabled = true;
   button.textContent = t("chat.starting");
   try {
-    const created = await apiFetch("/api/v1/sessions", { method: "POST" });
+    const created = await apiFetch("/api/v1/sessions", { method: "POST", json: { language: lang() } });
     session = { id: created.session_id, token: created.token };
     saveSession();
     chat = freshChat();

@@ -180,3 +180,11 @@ def test_bad_messages_get_a_json_error(apps: tuple[TestClient, TestClient], body
     session_id, auth = _start(patient)
     response = patient.post(f"/api/v1/sessions/{session_id}/messages", json=body, headers=auth)
     assert response.status_code == 422
+
+
+def test_the_greeting_speaks_the_portals_language(apps: tuple[TestClient, TestClient]) -> None:
+    patient, _ = apps
+    assert patient.post("/api/v1/sessions").json()["reply"].startswith("您好")
+    english = patient.post("/api/v1/sessions", json={"language": "en"}).json()
+    assert english["reply"].startswith("Hello")
+    assert patient.post("/api/v1/sessions", json={"language": "fr"}).status_code == 422
