@@ -32,7 +32,7 @@ from backend.patient.services.triage import triage
 from bench.stack import serve
 from bench.toyhom_departments import DATA_ROOT, load_cases
 
-DIALOGUE = ["我咳嗽，还有点发热", "三天了", "5分", "有", "没有", "有的", "35岁，女", "没有"]
+DIALOGUE = ["我咳嗽，还有点发热", "三天了", "5分", "没有", "有", "没有", "35岁，女", "没有"]
 PATIENTS = 16  # concurrent simulated patients
 
 

@@ -47,6 +47,8 @@ RELATION_TARGETS: Final[dict[Relation, tuple[str, EntityType]]] = {
 
 # Imported tables write several departments in one cell ("内科 消化内科", "儿科、皮肤科").
 _DEPARTMENT_SPLIT = re.compile(r"[\s,，、/;；]+")
+# How fast a symptom's weight falls with its rank in a disease's list: 1, 0.8, 0.67 ... 0.36 (8th).
+SYMPTOM_RANK_DECAY = 0.25
 # Full-width ASCII (common in Chinese input methods) to ASCII, and typographic apostrophes to "'".
 # Each maps one character to one, so offsets in a folded text are offsets in the original.
 _WIDE_TO_ASCII: Final[dict[int, int]] = {
@@ -141,7 +143,9 @@ class KnowledgeGraph:
         self._complication_of: dict[str, tuple[str, ...]] = {}  # disease id -> ids listing it as complication
         self._symptoms_by_en: dict[str, tuple[str, ...]] = {}  # English key -> symptom keys, commonest first
         self._idf: dict[str, float] = {}  # symptom key -> idf
-        self._symptom_norm: dict[str, float] = {}  # disease id -> L2 norm of its idf-weighted symptoms
+        # disease id -> symptom key -> how central the symptom is to the disease (its listed rank)
+        self._symptom_rank_weight: dict[str, dict[str, float]] = {}
+        self._symptom_norm: dict[str, float] = {}  # disease id -> L2 norm of its weighted symptoms
 
     # ------------------------------------------------------------------ build
 
@@ -285,9 +289,17 @@ class KnowledgeGraph:
         self._idf = {
             key: math.log(1.0 + total / len(ids)) for key, ids in self._reverse["has_symptom"].items()
         }
+        # A record lists a disease's cardinal symptoms first: fever and headache say influenza more
+        # than they say chickenpox, which lists them after its rash.
+        self._symptom_rank_weight = {}
+        for disease_id, symptoms in self._forward["has_symptom"].items():
+            weights: dict[str, float] = {}
+            for rank, symptom in enumerate(symptoms):
+                weights.setdefault(keys[symptom][1], 1.0 / (1.0 + SYMPTOM_RANK_DECAY * rank))
+            self._symptom_rank_weight[disease_id] = weights
         self._symptom_norm = {
-            disease_id: math.sqrt(sum(self._idf[keys[s][1]] ** 2 for s in symptoms))
-            for disease_id, symptoms in self._forward["has_symptom"].items()
+            disease_id: math.sqrt(sum((self._idf[key] * w) ** 2 for key, w in weights.items()))
+            for disease_id, weights in self._symptom_rank_weight.items()
         }
 
     # ---------------------------------------------------------------- lookups
@@ -373,7 +385,8 @@ class KnowledgeGraph:
     ) -> list[tuple[DiseaseRecord, float]]:
         """Diseases ranked by how well their symptoms match, best first, with a score in (0, 1].
 
-        The score is the cosine between IDF-weighted symptom sets: rare shared symptoms count most, and a
+        The score is the cosine between IDF-weighted symptom sets, a disease's symptoms also weighted by
+        their rank in its record (cardinal symptoms first): rare shared symptoms count most, and a
         disease is not favoured merely for listing many symptoms. Symptoms may be Chinese names or
         English forms; unknown ones are ignored. Ties are broken by name, then id, for stable output.
         """
@@ -392,17 +405,16 @@ class KnowledgeGraph:
         for index, resolved in enumerate(terms):
             query_norm_sq += max(self._idf[z] for z in resolved) ** 2
             for key in resolved:
-                weight = self._idf[key]
+                idf = self._idf[key]
                 for disease_id in self._reverse["has_symptom"][key]:
+                    # (query weight) x (disease weight): idf on both sides, the rank on the disease's
+                    weight = idf * idf * self._symptom_rank_weight[disease_id][key]
                     per_term = matched.setdefault(disease_id, {})
                     if weight > per_term.get(index, 0.0):
                         per_term[index] = weight
         query_norm = math.sqrt(query_norm_sq)
         scored = [
-            (
-                disease_id,
-                sum(w * w for w in per_term.values()) / (query_norm * self._symptom_norm[disease_id]),
-            )
+            (disease_id, sum(per_term.values()) / (query_norm * self._symptom_norm[disease_id]))
             for disease_id, per_term in matched.items()
         ]
         # Ranked by ids and names held in memory, so only the records returned are read.

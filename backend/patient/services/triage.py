@@ -28,7 +28,10 @@ from backend.patient.services.red_flags import RedFlag, detect_red_flags, emerge
 
 GRAPH_WEIGHT = 0.6
 RETRIEVAL_WEIGHT = 0.4
-NAMED_DISEASE_BONUS = 0.5  # the patient names a diagnosis they were given
+RETRIEVAL_CONFIDENT = 2.0  # a best passage at this multiple of the relevance floor counts in full
+NAMED_DISEASE_BONUS = 0.5
+ONCOLOGY = "肿瘤科"
+UNNAMED_TUMOUR_FACTOR = 0.3  # the patient names a diagnosis they were given
 CANDIDATES = 10
 CHILD_AGE = 14  # Chinese hospitals see children under 14 in 儿科
 EMERGENCY_DEPARTMENT = "急诊科"
@@ -147,14 +150,27 @@ def _rank(
     # to name no condition than a wrong one. Scores count relative to the best passage: the cosine of
     # hashed n-grams is small in absolute terms for short text.
     best = max((hit.score for hit in hits), default=0.0)
+    # ...but a best passage that only just clears the floor is a weak match, not a strong one: its
+    # say shrinks with it, so that two recognised symptoms outweigh a passage sharing a word or two.
+    strength = min(1.0, best / (RETRIEVAL_CONFIDENT * min_score)) if best else 0.0
+    retrieved: dict[str, float] = {}
     for hit in hits:
         if hit.score < min_score:
             continue
         if hit.metadata.get("kind") == "disease" and graph.record(hit.doc_id) is not None:
-            weight[hit.doc_id] += RETRIEVAL_WEIGHT * hit.score / best
-    for entity in entities:
-        if entity.type == "disease" and entity.id:
-            weight[entity.id] += NAMED_DISEASE_BONUS
+            # A document's best passage speaks for it: several chunks of one long record add nothing.
+            retrieved[hit.doc_id] = max(retrieved.get(hit.doc_id, 0.0), hit.score)
+    for disease_id, score in retrieved.items():
+        weight[disease_id] += RETRIEVAL_WEIGHT * strength * score / best
+    named = {entity.id for entity in entities if entity.type == "disease" and entity.id}
+    for disease_id in named:
+        weight[disease_id] += NAMED_DISEASE_BONUS
+    # Common symptoms are far likelier to come from a common disease than from a cancer, and a first
+    # visit goes to the organ's department, which refers on: tumours a patient has not named step back.
+    for disease_id in list(weight):
+        found = graph.record(disease_id)
+        if disease_id not in named and found is not None and ONCOLOGY in to_taxonomy(found.department):
+            weight[disease_id] *= UNNAMED_TUMOUR_FACTOR
 
     candidates = sorted(weight.items(), key=lambda item: -item[1])[:CANDIDATES]
     conditions: list[Scored] = []

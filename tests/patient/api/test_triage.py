@@ -111,3 +111,30 @@ def test_a_store_deleted_by_another_process_is_skipped_not_a_500(make_client: Ma
     response = client.post("/api/v1/triage", json={"complaint": "咳嗽三天"})
     assert response.status_code == 200
     assert response.json()["departments"]
+
+
+@pytest.mark.parametrize(
+    ("complaint", "department", "condition"),
+    [
+        ("头痛，发热两天", "呼吸内科", "流行性感冒"),  # not the rash disease whose text mentions both
+        ("腰痛，尿里有血", None, "泌尿系结石"),  # a stone before any cancer
+        ("I have a rash that itches", "Dermatology", None),
+    ],
+)
+def test_common_complaints_go_where_a_triage_nurse_would_send_them(
+    client: TestClient, complaint: str, department: str | None, condition: str | None
+) -> None:
+    result = client.post("/api/v1/triage", json={"complaint": complaint}).json()
+    departments = [d["name"] for d in result["departments"]]
+    conditions = [c["name"] for c in result["possible_conditions"]]
+    if department:
+        assert departments[0] == department
+    if condition:
+        assert conditions[0] == condition
+    assert departments[0] not in ("肿瘤科", "Oncology")
+
+
+def test_a_cancer_the_patient_names_still_leads_to_oncology(client: TestClient) -> None:
+    result = client.post("/api/v1/triage", json={"complaint": "我有肺癌，最近咳嗽加重"}).json()
+    assert result["departments"][0]["name"] == "肿瘤科"
+    assert result["possible_conditions"][0]["name"] == "肺癌"
