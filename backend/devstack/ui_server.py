@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core.config import PROJECT_ROOT
 from backend.core.errors import error_body
+from backend.core.middleware import SECURITY_HEADERS
 
 FRONTEND = PROJECT_ROOT / "frontend"
 # What both UIs load, served to each at /common/ (deploy/nginx/nginx.conf: location /common/).
@@ -43,9 +44,7 @@ CONTENT_SECURITY_POLICY = (
 )
 UI_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    *SECURITY_HEADERS,  # nosniff, no-referrer, DENY framing: the services' own
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
     # Revalidate on every load, so a new release is picked up at once (nginx: expires -1).

@@ -86,10 +86,7 @@ class KnowledgeRepository:
         return f"{status.st_ino}.{status.st_size}"
 
     def info(self, store: str) -> StoreInfo:
-        version = self.current_version(store)
-        if version is None:
-            raise StoreNotFound(store)
-        return read_info(self.version_dir(store, version))
+        return read_info(self._current_dir(store))
 
     def list_stores(self) -> list[StoreInfo]:
         if not self.root.exists():

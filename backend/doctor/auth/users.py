@@ -191,9 +191,6 @@ class UserStore:
             deleted, _ = await self._call(pipe.execute())
         return bool(deleted)
 
-    async def count_admins(self) -> int:
-        return sum(1 for user in await self.list() if user.role == "admin")
-
     async def token_state(self, username: str, token_id: str) -> TokenState:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hmget(self._user_key(username), "role", "valid_after")

@@ -168,8 +168,9 @@ def _rank(
     # Common symptoms are far likelier to come from a common disease than from a cancer, and a first
     # visit goes to the organ's department, which refers on: tumours a patient has not named step back.
     for disease_id in list(weight):
-        found = graph.record(disease_id)
-        if disease_id not in named and found is not None and ONCOLOGY in to_taxonomy(found.department):
+        # The graph's department names, in memory: no record read for each candidate.
+        labels = to_taxonomy(" ".join(graph.related(disease_id, "belongs_to")))
+        if disease_id not in named and ONCOLOGY in labels:
             weight[disease_id] *= UNNAMED_TUMOUR_FACTOR
 
     candidates = sorted(weight.items(), key=lambda item: -item[1])[:CANDIDATES]
