@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     embedding_model_path: str = ""
     embedding_base_url: str = ""
     embedding_model: str = ""
-    exact_index_max_vectors: int = Field(2_000, ge=1)
+    exact_index_max_vectors: int = Field(20_000, ge=1)
     hnsw_ef_search: int = Field(64, ge=8, le=1024)
     qa_top_k: int = Field(5, ge=1, le=20)
     # Similarity below which a passage is not relevant; English passages are shorter, so score higher.

@@ -1,13 +1,21 @@
 """One version of one knowledge store on disk, and the loaded, searchable form of it.
 
 A version is a directory written once and never changed:
-    index.faiss   FAISS index over chunk vectors (exact for small stores, HNSW for large ones)
+    vectors.npy   small and medium stores: the chunk vectors, one row per dimension, for exact search
+    index.faiss   large stores: a FAISS HNSW index over the chunk vectors
     chunks.jsonl  one JSON object per chunk, in index order (plain data: nothing executes on load)
     offsets.npy   byte offset of each chunk line, so a hit is read with one pread
     embedder.npz  the embedder's fitted state (e.g. IDF)
     records.jsonl the structured disease records among its documents, for the knowledge graph
     meta.json     store name, version, embedder identity, index type, counts
-Loading maps the index with IO_FLAG_MMAP_IFC, so every worker shares one copy in the page cache.
+Loading maps either file (np.load mmap_mode, FAISS IO_FLAG_MMAP_IFC), so every worker shares one copy
+in the page cache.
+
+Why exact search is column-major: the default embedder's query vectors are sparse (a question has
+a few dozen n-gram buckets of thousands), and a column-major matrix lets exact search read only
+those rows: cost nnz x chunks instead of dim x chunks. Up to EXACT_INDEX_MAX_VECTORS (20,000)
+chunks that is faster than HNSW at ef=64 and, being exact, finds what HNSW misses (bench/knowledge.py
+prints both). A dense query (a model embedder) falls back to one matrix-vector product.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 import orjson
 from pydantic import BaseModel
 
@@ -54,20 +63,41 @@ class Hit:
     metadata: dict[str, Any]
 
 
-def build_index(vectors: Vectors, exact_max: int) -> tuple[Any, str]:
-    """Exact inner-product search up to `exact_max` vectors, HNSW beyond (recall measured in bench/)."""
-    dim = vectors.shape[1]
-    index: Any
+# A query with nonzeros in at most this share of its dimensions reads only those rows.
+SPARSE_QUERY_SHARE = 0.25
+# Chunks scored per step of a sparse query: the rows it reads are copied out a block at a time, so
+# the copy stays small (a full one would be megabytes per search, and each search thread's malloc
+# arena would keep that much resident in every worker).
+EXACT_BLOCK = 4096
+
+
+def write_index(directory: Path, vectors: Vectors, exact_max: int) -> str:
+    """Exact search up to `exact_max` vectors, HNSW beyond (recall measured in bench/); the kind."""
     if len(vectors) <= exact_max:
-        index = faiss.IndexFlatIP(dim)
-        kind = "flat"
+        np.save(directory / "vectors.npy", np.ascontiguousarray(vectors.T))
+        return "flat"
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(vectors)
+    faiss.write_index(index, str(directory / "index.faiss"))
+    return "hnsw"
+
+
+def exact_search(columns: Vectors, query: Vectors, top_k: int) -> tuple[Vectors, npt.NDArray[np.int64]]:
+    """The `top_k` best (scores, positions) by inner product, best first; `columns` is dim x chunks."""
+    vector = query[0]
+    nonzero = np.flatnonzero(vector)
+    if len(nonzero) <= SPARSE_QUERY_SHARE * len(vector):
+        weights = vector[nonzero]
+        scores = np.empty(columns.shape[1], dtype=np.float32)
+        for start in range(0, len(scores), EXACT_BLOCK):
+            scores[start : start + EXACT_BLOCK] = weights @ columns[nonzero, start : start + EXACT_BLOCK]
     else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        kind = "hnsw"
-    if len(vectors):
-        index.add(vectors)
-    return index, kind
+        scores = vector @ columns
+    k = min(top_k, len(scores))
+    best = np.argpartition(scores, len(scores) - k)[len(scores) - k :] if k < len(scores) else np.arange(k)
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return scores[best], best
 
 
 def write_version(
@@ -80,8 +110,7 @@ def write_version(
 ) -> StoreInfo:
     """Write a complete version into `directory` (which the caller then publishes atomically)."""
     directory.mkdir(parents=True)
-    index, kind = build_index(vectors, exact_max)
-    faiss.write_index(index, str(directory / "index.faiss"))
+    kind = write_index(directory, vectors, exact_max)
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
     with (directory / "chunks.jsonl").open("wb") as out:
         for i, chunk in enumerate(chunks):
@@ -144,10 +173,18 @@ class LoadedStore:
         with np.load(directory / "embedder.npz") as state:
             embedder.load_state({key: state[key] for key in state.files})
         self.embedder = embedder
-        index: Any = faiss.read_index(str(directory / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        self.index: Any = None  # HNSW, for large stores
+        self.columns: Vectors | None = None  # exact search, for the others
         if self.info.index_type == "hnsw":
-            index.hnsw.efSearch = ef_search
-        self.index = index
+            self.index = faiss.read_index(str(directory / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
+            self.index.hnsw.efSearch = ef_search
+        elif (directory / "vectors.npy").exists():
+            self.columns = np.load(directory / "vectors.npy", mmap_mode="r")
+        else:
+            # Written before vectors.npy existed: a FAISS IndexFlatIP, small enough to transpose here.
+            flat = faiss.read_index(str(directory / "index.faiss"))
+            self.columns = np.ascontiguousarray(flat.reconstruct_n(0, flat.ntotal).T)
+        self.size = self.info.chunks
         self._offsets = np.load(directory / "offsets.npy", mmap_mode="r")
         # The open descriptor keeps this version readable even after a newer one replaces it.
         self._fd = os.open(directory / "chunks.jsonl", os.O_RDONLY)
@@ -170,9 +207,12 @@ class LoadedStore:
         return Hit(self.name, row["doc_id"], row["title"], row["text"], score, row.get("metadata") or {})
 
     def search(self, query: Vectors, top_k: int) -> list[Hit]:
-        if self.index.ntotal == 0:
+        if self.size == 0:
             return []
-        scores, positions = self.index.search(query, min(top_k, self.index.ntotal))
+        if self.columns is not None:
+            scores, positions = exact_search(self.columns, query, top_k)
+            return [self.hit(int(p), float(s)) for s, p in zip(scores, positions, strict=True)]
+        scores, positions = self.index.search(query, min(top_k, self.size))
         return [
             self.hit(int(position), float(score))
             for score, position in zip(scores[0], positions[0], strict=True)
