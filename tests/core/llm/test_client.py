@@ -224,15 +224,16 @@ async def test_no_more_than_max_concurrency_calls_reach_the_llm(fake_llm: FakeLL
 async def test_waiting_for_a_slot_is_within_the_timeout_and_does_not_trip_the_breaker(
     fake_llm: FakeLLM,  # noqa: F811
 ) -> None:
-    fake_llm.delay = 2.0
-    async with llm_client(fake_llm.url, llm_timeout=0.5, max_concurrency=1, failures=2) as client:
-        started = time.monotonic()
-        reasons = await asyncio.gather(unavailable(client), unavailable(client))
-        assert list(reasons) == ["timeout", "timeout"]
-        assert time.monotonic() - started < 1.2
-        assert fake_llm.calls == 1, "the second call never got a slot"
-        assert client.breaker.consecutive_failures == 1, "only the call that reached the LLM counts"
-        assert calls(client, "timeout") == 2
+    # The only slot is held by a stream its reader has paused, so the call below can never get it.
+    async with llm_client(fake_llm.url, llm_timeout=0.5, max_concurrency=1, failures=1) as client:
+        async with aclosing(client.stream(MESSAGES)) as holder:
+            await anext(holder)
+            started = time.monotonic()
+            assert await unavailable(client) == "timeout"
+            assert time.monotonic() - started < 1.0
+        assert fake_llm.calls == 1, "the waiting call never reached the LLM"
+        assert state(client) is BreakerState.CLOSED, "waiting for a local slot says nothing of the LLM"
+        assert calls(client, "timeout") == 1
 
 
 async def test_a_cancelled_call_is_neither_a_failure_nor_an_outcome(fake_llm: FakeLLM) -> None:  # noqa: F811
