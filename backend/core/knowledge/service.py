@@ -183,10 +183,15 @@ class KnowledgeService:
 
 
 def _search_all(stores: list[LoadedStore], query: str, top_k: int) -> list[Hit]:
-    """The best `top_k` hits over the stores, merged by score (run in the thread pool)."""
-    merged = [hit for store in stores for hit in store.search(store.embed_query(query), top_k)]
-    merged.sort(key=lambda hit: hit.score, reverse=True)
-    return merged[:top_k]
+    """The best `top_k` hits over the stores, merged by score (run in the thread pool). Chunks are
+    read only for the hits that survive the merge."""
+    ranked = [
+        (score, position, store)
+        for store in stores
+        for score, position in store.rank(store.embed_query(query), top_k)
+    ]
+    ranked.sort(key=lambda found: found[0], reverse=True)
+    return [store.hit(position, score) for score, position, store in ranked[:top_k]]
 
 
 @contextlib.asynccontextmanager

@@ -179,7 +179,8 @@ class LoadedStore:
             self.index = faiss.read_index(str(directory / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
             self.index.hnsw.efSearch = ef_search
         elif (directory / "vectors.npy").exists():
-            self.columns = np.load(directory / "vectors.npy", mmap_mode="r")
+            # A plain array over the mapping: np.memmap's Python-level __getitem__ costs per search.
+            self.columns = np.load(directory / "vectors.npy", mmap_mode="r").view(np.ndarray)
         else:
             # Written before vectors.npy existed: a FAISS IndexFlatIP, small enough to transpose here.
             flat = faiss.read_index(str(directory / "index.faiss"))
@@ -207,17 +208,19 @@ class LoadedStore:
         return Hit(self.name, row["doc_id"], row["title"], row["text"], score, row.get("metadata") or {})
 
     def search(self, query: Vectors, top_k: int) -> list[Hit]:
+        return [self.hit(position, score) for score, position in self.rank(query, top_k)]
+
+    def rank(self, query: Vectors, top_k: int) -> list[tuple[float, int]]:
+        """The best (score, position) pairs, best first: a search without reading the chunks, for
+        merging several stores before reading only the winners."""
         if self.size == 0:
             return []
         if self.columns is not None:
             scores, positions = exact_search(self.columns, query, top_k)
-            return [self.hit(int(p), float(s)) for s, p in zip(scores, positions, strict=True)]
-        scores, positions = self.index.search(query, min(top_k, self.size))
-        return [
-            self.hit(int(position), float(score))
-            for score, position in zip(scores[0], positions[0], strict=True)
-            if position >= 0
-        ]
+        else:
+            found_scores, found_positions = self.index.search(query, min(top_k, self.size))
+            scores, positions = found_scores[0], found_positions[0]
+        return [(float(s), int(p)) for s, p in zip(scores, positions, strict=True) if p >= 0]
 
     def close(self) -> None:
         if self._fd >= 0:
