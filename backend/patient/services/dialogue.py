@@ -128,10 +128,12 @@ async def advance(state: dict[str, Any], text: str, knowledge: KnowledgeService)
     collected = state["collected"]
     state["history"].append({"role": "patient", "text": text, "at": time.time()})
 
-    flags = detect_red_flags(text, collected["age"])
+    # "有" to "您有没有呼吸困难？" raises the same alarm as saying "呼吸困难" outright.
+    confirmed = _confirmed_symptom(state, text)
+    flags = detect_red_flags(text if confirmed is None else f"{text}，{confirmed}", collected["age"])
     if flags:
         # Kept for the triage: the message that raised the alarm must weigh in the result.
-        state.setdefault("flagged_texts", []).append(text)
+        state.setdefault("flagged_texts", []).append(confirmed or text)
     new_flags = [flag for flag in flags if flag.code not in state["red_flags"]]
     state["red_flags"] += [flag.code for flag in new_flags]
 
@@ -222,6 +224,13 @@ def _reply(state: dict[str, Any], language: Language, education: str) -> str:
 
 async def _symptoms_in(text: str, knowledge: KnowledgeService) -> list[str]:
     return list(dict.fromkeys(e.name for e in await knowledge.extract(text) if e.type == "symptom"))
+
+
+def _confirmed_symptom(state: dict[str, Any], text: str) -> str | None:
+    """The symptom just asked about (its canonical name, in any session language) when `text` says yes."""
+    if state["stage"] == "symptoms" and state["pending_symptom"] is not None and _YES.match(text):
+        return str(state["asked_symptoms"][-1])
+    return None
 
 
 def _answer_symptom(state: dict[str, Any], text: str) -> None:

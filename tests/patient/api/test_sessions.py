@@ -20,7 +20,7 @@ from tests.support.auth import TEST_AUTH, admin_headers
 
 # The assistant asks about 呼吸困难, 咳痰, 胸痛 in turn (the symptoms that best separate the candidates).
 DIALOGUE_ZH = ["我咳嗽，还有点发热", "三天了", "5分", "没有", "有", "没有", "35岁，女", "没有"]
-DIALOGUE_EN = ["I have a cough and a fever", "three days", "6", "yes", "no", "no", "42, male", "none"]
+DIALOGUE_EN = ["I have a cough and a fever", "three days", "6", "no", "yes", "no", "42, male", "none"]
 
 
 @pytest.fixture

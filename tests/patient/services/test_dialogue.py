@@ -35,7 +35,8 @@ def test_symptom_questions_come_from_the_conditions_still_in_play(knowledge: Kno
     candidates = knowledge.graph.diseases_with_symptoms(["咳嗽", "发热"], 8)
     assert any(asked[0] in record.symptoms for record, _ in candidates)
     assert asked[0] in replies[-1]
-    state, _ = _talk(knowledge, ["我咳嗽，还发烧", "三天", "5", *["有"] * MAX_SYMPTOM_QUESTIONS])
+    # A complaint whose questions hold no red flag (a yes to one ends the questions: see below).
+    state, _ = _talk(knowledge, ["皮肤痒，起了红疹", "一周", "3", *["有"] * MAX_SYMPTOM_QUESTIONS])
     assert len(state["asked_symptoms"]) == MAX_SYMPTOM_QUESTIONS
     assert state["stage"] == "profile"
     assert set(state["asked_symptoms"]) <= set(state["collected"]["symptoms"])  # every "yes" was recorded
@@ -86,3 +87,28 @@ def test_history_and_allergies_are_kept_apart_for_the_doctor(knowledge: Knowledg
     assert (collected["history"], collected["allergies"]) == ("做过阑尾手术", None)
     collected = asyncio.run(finish("没有"))
     assert (collected["history"], collected["allergies"]) == (None, None)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_yes_to_a_red_flag_symptom_question_brings_emergency_advice(
+    knowledge: KnowledgeService, language: str
+) -> None:
+    opening = ["我咳嗽，还发烧", "三天", "5"]
+    if language == "en":
+        opening = ["I have a cough and a fever", "3 days", "5"]
+
+    async def run() -> tuple[dict[str, Any], str]:
+        state = new_state()
+        for text in opening:
+            await advance(state, text, knowledge)
+        # Decline every question until the one about a red-flag symptom, then say yes to it.
+        while state["stage"] == "symptoms" and state["asked_symptoms"][-1] != "呼吸困难":
+            await advance(state, "没有" if language == "zh" else "no", knowledge)
+        assert state["stage"] == "symptoms", "the dialogue should ask about breathing difficulty"
+        return state, await advance(state, "有" if language == "zh" else "yes", knowledge)
+
+    state, reply = asyncio.run(run())
+    assert state["stage"] == "done"
+    assert "breathing" in state["red_flags"][0]
+    assert state["triage"]["emergency"] is True
+    assert reply.startswith("您描述的情况可能危及生命" if language == "zh" else "What you describe")
