@@ -32,7 +32,7 @@ from backend.core.knowledge.documents import Document
 from backend.core.knowledge.importers import FORMATS
 from backend.core.knowledge.repository import KnowledgeRepository
 from backend.core.knowledge.service import ensure_starter_store
-from backend.core.knowledge.vector_store import HNSW_EF_CONSTRUCTION, HNSW_M, LoadedStore, read_chunks
+from backend.core.knowledge.vector_store import LoadedStore, build_hnsw, read_chunks
 from backend.devstack.processes import stop
 from bench.loadgen import post_json_script, run_wrk
 from bench.stack import serve, sign_in
@@ -78,16 +78,13 @@ def latency_and_recall(repository: KnowledgeRepository, store: str, queries: lis
     loaded = LoadedStore(repository.version_dir(store, version), repository.new_embedder())
     sample = np.vstack([loaded.embed_query(q) for q in queries[:200]])
     configured = repository.settings.hnsw_ef_search
-    was_exact = loaded.columns is not None
-    if loaded.columns is not None:
+    columns = loaded.columns
+    if columns is not None:
         print(_timed(f"search {store:8} exact  ", loaded, queries))
-        vectors = np.ascontiguousarray(loaded.columns.T)
-        hnsw = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        vectors = np.ascontiguousarray(columns.T)
         faiss.omp_set_num_threads(os.cpu_count() or 1)
-        hnsw.add(vectors)
+        loaded.columns, loaded.index = None, build_hnsw(vectors)
         faiss.omp_set_num_threads(1)
-        loaded.columns, loaded.index = None, hnsw
         efs = [configured]
     else:
         vectors = loaded.index.reconstruct_n(0, loaded.index.ntotal)
@@ -100,7 +97,9 @@ def latency_and_recall(repository: KnowledgeRepository, store: str, queries: lis
         _, approx_ids = loaded.index.search(sample, 10)
         pairs = zip(approx_ids, exact_ids, strict=True)
         recall = np.mean([len(set(a) & set(e)) / 10 for a, e in pairs])
-        label = "(HNSW instead, for comparison)" if was_exact else "(configured)" if ef == configured else ""
+        label = "(configured)" if ef == configured else ""
+        if columns is not None:
+            label = "(HNSW instead, for comparison)"
         timed = _timed(f"search {store:8} ef={ef:<4}", loaded, queries)
         print(f"{timed}  recall@10 vs exact {recall:.3f}  {label}")
 

@@ -28,8 +28,7 @@ class _SignedIn(OAuth2PasswordBearer):
         token = await super().__call__(request)
         if not token:
             raise unauthorized("not_authenticated", "Sign in first: this needs a bearer token.")
-        auth: AuthService = request.app.state.auth
-        return await auth.authenticate(token)
+        return await (await get_auth(request)).authenticate(token)
 
 
 current_user = _SignedIn(tokenUrl="/api/v1/auth/token", auto_error=False)

@@ -77,11 +77,15 @@ def write_index(directory: Path, vectors: Vectors, exact_max: int) -> str:
     if len(vectors) <= exact_max:
         np.save(directory / "vectors.npy", np.ascontiguousarray(vectors.T))
         return "flat"
+    faiss.write_index(build_hnsw(vectors), str(directory / "index.faiss"))
+    return "hnsw"
+
+
+def build_hnsw(vectors: Vectors) -> Any:
     index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     index.add(vectors)
-    faiss.write_index(index, str(directory / "index.faiss"))
-    return "hnsw"
+    return index
 
 
 def exact_search(columns: Vectors, query: Vectors, top_k: int) -> tuple[Vectors, npt.NDArray[np.int64]]:
@@ -186,7 +190,6 @@ class LoadedStore:
             # Written before vectors.npy existed: a FAISS IndexFlatIP, small enough to transpose here.
             flat = faiss.read_index(str(directory / "index.faiss"))
             self.columns = np.ascontiguousarray(flat.reconstruct_n(0, flat.ntotal).T)
-        self.size = self.info.chunks
         self._offsets = np.load(directory / "offsets.npy", mmap_mode="r")
         # The open descriptor keeps this version readable even after a newer one replaces it.
         self._fd = os.open(directory / "chunks.jsonl", os.O_RDONLY)
@@ -214,12 +217,12 @@ class LoadedStore:
     def rank(self, query: Vectors, top_k: int) -> list[tuple[float, int]]:
         """The best (score, position) pairs, best first: a search without reading the chunks, for
         merging several stores before reading only the winners."""
-        if self.size == 0:
+        if self.info.chunks == 0:
             return []
         if self.columns is not None:
             scores, positions = exact_search(self.columns, query, top_k)
         else:
-            found_scores, found_positions = self.index.search(query, min(top_k, self.size))
+            found_scores, found_positions = self.index.search(query, min(top_k, self.info.chunks))
             scores, positions = found_scores[0], found_positions[0]
         return [(float(s), int(p)) for s, p in zip(scores, positions, strict=True) if p >= 0]
 
