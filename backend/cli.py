@@ -25,10 +25,10 @@ import orjson
 from tqdm import tqdm
 
 from backend.core.config import Settings, load_settings
-from backend.core.knowledge.documents import Document, valid_store_name
 from backend.core.knowledge.importers import FORMATS, UNSAFE_FORMATS, RowError
-from backend.core.knowledge.repository import DocumentNotFound, KnowledgeRepository, StoreNotFound
-from backend.core.knowledge.vector_store import StoreInfo
+from backend.core.knowledge.retrieval.vector_store import StoreInfo
+from backend.core.knowledge.store.documents import Document, valid_store_name
+from backend.core.knowledge.store.repository import DocumentNotFound, KnowledgeRepository, StoreNotFound
 from backend.doctor.auth import accounts_cli
 
 RepositoryFactory = Callable[[Settings], KnowledgeRepository]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from backend.core.knowledge.diseases import starter_diseases
+from backend.core.knowledge.graph.diseases import starter_diseases
 from backend.devstack.processes import stop
 from bench.loadgen import LoadResult, post_json_script, run_wrk
 from bench.stack import serve, sign_in

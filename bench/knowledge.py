@@ -28,11 +28,11 @@ import httpx
 import numpy as np
 
 from backend.core.config import PROJECT_ROOT, Settings
-from backend.core.knowledge.documents import Document
 from backend.core.knowledge.importers import FORMATS
-from backend.core.knowledge.repository import KnowledgeRepository
+from backend.core.knowledge.retrieval.vector_store import LoadedStore, build_hnsw, read_chunks
 from backend.core.knowledge.service import ensure_starter_store
-from backend.core.knowledge.vector_store import LoadedStore, build_hnsw, read_chunks
+from backend.core.knowledge.store.documents import Document
+from backend.core.knowledge.store.repository import KnowledgeRepository
 from backend.devstack.processes import stop
 from bench.loadgen import post_json_script, run_wrk
 from bench.stack import serve, sign_in

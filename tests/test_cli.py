@@ -19,9 +19,9 @@ import pytest
 
 from backend import cli
 from backend.core.config import Settings
-from backend.core.knowledge.documents import Document
-from backend.core.knowledge.repository import KnowledgeRepository
-from backend.core.knowledge.vector_store import StoreInfo
+from backend.core.knowledge.retrieval.vector_store import StoreInfo
+from backend.core.knowledge.store.documents import Document
+from backend.core.knowledge.store.repository import KnowledgeRepository
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT / "tests" / "fixtures" / "kb"

@@ -9,8 +9,8 @@ from fastapi import Depends, Request, Response
 from backend.core.cache.tiered import TieredCache
 from backend.core.consultations import ConsultationStore
 from backend.core.errors import AppError
-from backend.core.knowledge.answers import Answers
-from backend.core.knowledge.qa import QAPipeline
+from backend.core.knowledge.qa.answers import Answers
+from backend.core.knowledge.qa.pipeline import QAPipeline
 from backend.core.knowledge.service import KnowledgeService
 from backend.core.metrics import RATE_LIMITED
 from backend.core.ratelimit import RateLimiter

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -34,3 +34,12 @@ def clean_text(value: str) -> str:
 _SCHEMA_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]*$"
 
 CleanText = Annotated[str, AfterValidator(clean_text), Field(json_schema_extra={"pattern": _SCHEMA_PATTERN})]
+
+
+Language = Literal["zh", "en"]
+CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
+
+
+def detect_language(text: str) -> Language:
+    """Chinese when the text holds any CJK character: patients mix English words into Chinese."""
+    return "zh" if CJK.search(text) else "en"

@@ -7,7 +7,7 @@ from backend.core.app_factory import create_app
 from backend.core.cache.tiered import cache_lifespan
 from backend.core.config import Settings
 from backend.core.consultations import consultations_lifespan
-from backend.core.knowledge.service import knowledge_lifespan
+from backend.core.knowledge.lifespan import knowledge_lifespan
 from backend.doctor.api import admin_audit, admin_cache, admin_users, auth, consultations, kb, kg, qa
 from backend.doctor.auth.service import auth_lifespan
 from backend.doctor.deps import current_user

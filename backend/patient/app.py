@@ -10,7 +10,7 @@ from backend.core.app_factory import create_app
 from backend.core.cache.tiered import cache_lifespan
 from backend.core.config import Settings
 from backend.core.consultations import consultations_lifespan
-from backend.core.knowledge.service import knowledge_lifespan
+from backend.core.knowledge.lifespan import knowledge_lifespan
 from backend.patient.api import health_qa, sessions, triage
 from backend.patient.services.state_store import SessionStore
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from backend.core.deps import rate_limit
-from backend.core.knowledge.departments import Department, departments
+from backend.core.knowledge.graph.departments import Department, departments
 
 router = APIRouter(prefix="/api/v1", tags=["departments"], dependencies=[rate_limit("default")])
 

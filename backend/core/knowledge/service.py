@@ -11,29 +11,25 @@ import asyncio
 import contextlib
 import ctypes
 import gc
-import re
 import time
-from collections.abc import AsyncIterator, Sequence
-
-import faiss
-from fastapi import FastAPI
+from collections.abc import Sequence
 
 from backend.core.config import Settings
-from backend.core.knowledge.diseases import DiseaseRecord, starter_diseases
-from backend.core.knowledge.entities import EntityExtractor, ExtractedEntity
-from backend.core.knowledge.graph import KnowledgeGraph
+from backend.core.knowledge.graph.diseases import DiseaseRecord, starter_diseases
+from backend.core.knowledge.graph.entities import EntityExtractor, ExtractedEntity
+from backend.core.knowledge.graph.graph import KnowledgeGraph
+from backend.core.knowledge.graph.records import RecordFiles
 from backend.core.knowledge.metrics import SEARCH_DURATION
-from backend.core.knowledge.records import RecordFiles
-from backend.core.knowledge.repository import KnowledgeRepository, StoreNotFound
-from backend.core.knowledge.store_cache import StoreCache
-from backend.core.knowledge.vector_store import Hit, LoadedStore, StoreInfo
+from backend.core.knowledge.retrieval.store_cache import StoreCache
+from backend.core.knowledge.retrieval.vector_store import Hit, LoadedStore, StoreInfo
+from backend.core.knowledge.store.repository import KnowledgeRepository, StoreNotFound
 from backend.core.logging import get_logger
+from backend.core.text import CJK
 
 log = get_logger("knowledge")
 
 DISEASE_STORE = "diseases"
 MIN_SCRIPT_SHARE = 0.05  # a store with less of the question's script than this is not searched
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
 REFRESH_SECONDS = 1.0
 
 
@@ -149,7 +145,7 @@ class KnowledgeService:
         if stores:
             names = list(stores)
         else:
-            chinese = _CJK.search(query) is not None
+            chinese = CJK.search(query) is not None
             infos = self.store_infos
             names = [
                 info.name
@@ -192,34 +188,3 @@ def _search_all(stores: list[LoadedStore], query: str, top_k: int) -> list[Hit]:
     ]
     ranked.sort(key=lambda found: found[0], reverse=True)
     return [store.hit(position, score) for score, position, store in ranked[:top_k]]
-
-
-@contextlib.asynccontextmanager
-async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the knowledge layer and the QA pipeline in this worker (create_app(lifespans=...))."""
-    from backend.core.knowledge.qa import QAPipeline  # qa builds on this module
-    from backend.core.llm.client import LLMClient
-
-    settings: Settings = app.state.settings
-    # One OpenMP thread per worker: 4 workers x N threads would oversubscribe the cores, and our
-    # own thread pool already gives searches their parallelism.
-    faiss.omp_set_num_threads(1)
-    knowledge = KnowledgeService(settings, app.state.service)
-    await knowledge.start()
-    llm = LLMClient.from_settings(settings, app.state.service)
-    app.state.knowledge = knowledge
-    app.state.qa = QAPipeline(
-        knowledge,
-        llm,
-        top_k=settings.qa_top_k,
-        min_score={"zh": settings.qa_min_score_zh, "en": settings.qa_min_score_en},
-        service=app.state.service,
-    )
-    app.state.readiness_checks["knowledge"] = knowledge.ready
-    refresher = asyncio.create_task(knowledge.refresh_forever())
-    try:
-        yield
-    finally:
-        refresher.cancel()
-        if llm is not None:
-            await llm.aclose()

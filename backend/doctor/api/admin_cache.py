@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from backend.core.cache.tiered import KINDS, Kind
 from backend.core.deps import CacheDep, rate_limit
-from backend.core.knowledge.schemas import StrictModel
 from backend.core.metrics import metric_samples
+from backend.core.schemas import StrictModel
 from backend.doctor.deps import AdminDep, AuthDep, admin_user
 
 router = APIRouter(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from backend.core.config import MIN_PASSWORD_LENGTH
 from backend.core.deps import rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.schemas import StrictModel
+from backend.core.schemas import StrictModel
 from backend.doctor.auth.users import USERNAME_PATTERN, Role, User, UserExists
 from backend.doctor.deps import AdminDep, AuthDep, admin_user
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, Field
 
 from backend.core.deps import rate_limit
-from backend.core.knowledge.schemas import StrictModel
+from backend.core.schemas import StrictModel
 from backend.doctor.auth.tokens import TokenPair
 from backend.doctor.auth.users import Role
 from backend.doctor.deps import AuthDep, CurrentUserDep

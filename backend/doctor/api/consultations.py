@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from backend.core.consultations import Status
 from backend.core.deps import ConsultationsDep, rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.schemas import StrictModel
+from backend.core.schemas import StrictModel
 from backend.doctor.deps import AuthDep, CurrentUserDep
 
 router = APIRouter(

@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 from backend.core.cache.tiered import Computed, normalise
 from backend.core.deps import CacheDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.documents import DOC_ID, STORE_NAME, Document
-from backend.core.knowledge.repository import DocumentNotFound, StoreNotFound
-from backend.core.knowledge.schemas import StoreName, StrictModel
-from backend.core.knowledge.vector_store import Hit, StoreInfo
+from backend.core.knowledge.retrieval.vector_store import Hit, StoreInfo
+from backend.core.knowledge.store.documents import DOC_ID, STORE_NAME, Document, StoreName
+from backend.core.knowledge.store.repository import DocumentNotFound, StoreNotFound
+from backend.core.schemas import StrictModel
 from backend.core.text import CleanText
 from backend.doctor.deps import AdminDep, AuthDep
 

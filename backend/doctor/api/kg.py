@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from backend.core.cache.tiered import Computed
 from backend.core.deps import CacheDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.entities import ExtractedEntity
+from backend.core.knowledge.graph.entities import ExtractedEntity
 from backend.core.text import CleanText
 
 router = APIRouter(prefix="/api/v1/kg", tags=["knowledge graph"], dependencies=[rate_limit("default")])

@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from backend.core.deps import AnswersDep, QADep, rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.qa import DISCLAIMER
-from backend.core.knowledge.repository import StoreNotFound
-from backend.core.knowledge.schemas import QARequest, QAResponse, StrictModel
+from backend.core.knowledge.qa.pipeline import DISCLAIMER
+from backend.core.knowledge.qa.schemas import QARequest, QAResponse
+from backend.core.knowledge.store.repository import StoreNotFound
+from backend.core.schemas import StrictModel
 
 router = APIRouter(prefix="/api/v1/medical", tags=["question answering"], dependencies=[rate_limit("qa")])
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from backend.core.deps import AnswersDep, rate_limit
-from backend.core.knowledge.qa import detect_language
-from backend.core.knowledge.schemas import QARequest, QAResponse, StrictModel
-from backend.core.text import CleanText
+from backend.core.knowledge.qa.schemas import QARequest, QAResponse
+from backend.core.schemas import StrictModel
+from backend.core.text import CleanText, detect_language
 from backend.patient.api.triage import RedFlagOut
 from backend.patient.services.red_flags import detect_red_flags, emergency_advice
 

@@ -13,9 +13,8 @@ from pydantic import BaseModel, Field
 
 from backend.core.deps import ConsultationsDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.qa import Language
-from backend.core.knowledge.schemas import StrictModel
-from backend.core.text import CleanText
+from backend.core.schemas import StrictModel
+from backend.core.text import CleanText, Language
 from backend.patient.services import dialogue
 from backend.patient.services.state_store import SessionNotFound, SessionStore
 

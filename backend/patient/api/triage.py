@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.core.deps import KnowledgeDep, rate_limit
-from backend.core.knowledge.schemas import StrictModel
+from backend.core.schemas import StrictModel
 from backend.core.text import CleanText
 from backend.patient.services.triage import DISCLAIMER, TriageResult, display_name, triage
 

@@ -17,9 +17,9 @@ import re
 import time
 from typing import Any, Final, Literal
 
-from backend.core.knowledge.qa import Language, detect_language
-from backend.core.knowledge.safety import without_doses
+from backend.core.knowledge.qa.safety import without_doses
 from backend.core.knowledge.service import KnowledgeService
+from backend.core.text import Language, detect_language
 from backend.patient.services.red_flags import detect_red_flags, emergency_advice
 from backend.patient.services.triage import TriageResult, display_name, triage
 

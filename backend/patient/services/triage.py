@@ -18,12 +18,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from backend.core.knowledge.departments import department, to_taxonomy
-from backend.core.knowledge.entities import ExtractedEntity
-from backend.core.knowledge.graph import KnowledgeGraph
-from backend.core.knowledge.qa import Language, detect_language
+from backend.core.knowledge.graph.departments import department, to_taxonomy
+from backend.core.knowledge.graph.entities import ExtractedEntity
+from backend.core.knowledge.graph.graph import KnowledgeGraph
+from backend.core.knowledge.retrieval.vector_store import Hit
 from backend.core.knowledge.service import KnowledgeService
-from backend.core.knowledge.vector_store import Hit
+from backend.core.text import Language, detect_language
 from backend.patient.services.red_flags import RedFlag, detect_red_flags, emergency_advice
 
 GRAPH_WEIGHT = 0.6

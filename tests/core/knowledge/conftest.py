@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from backend.core.config import Settings
-from backend.core.knowledge.documents import Document
-from backend.core.knowledge.repository import KnowledgeRepository
+from backend.core.knowledge.store.documents import Document
+from backend.core.knowledge.store.repository import KnowledgeRepository
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:

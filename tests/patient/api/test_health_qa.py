@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from backend.core.knowledge.safety import has_dose
+from backend.core.knowledge.qa.safety import has_dose
 from tests.support.clients import MakeClient
 
 

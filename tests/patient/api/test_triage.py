@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.core.knowledge.departments import departments
-from backend.core.knowledge.documents import Document
+from backend.core.knowledge.graph.departments import departments
 from backend.core.knowledge.service import KnowledgeService
+from backend.core.knowledge.store.documents import Document
 from tests.support.clients import MakeClient
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from backend.core.knowledge.documents import DOC_ID, Document
+from backend.core.knowledge.store.documents import DOC_ID, Document
 from backend.core.logging import get_logger
 from backend.core.text import without_controls
 

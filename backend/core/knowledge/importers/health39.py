@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.core.knowledge.diseases import DiseaseRecord
+from backend.core.knowledge.graph.diseases import DiseaseRecord
 from backend.core.knowledge.importers.base import (
     Item,
     RowError,

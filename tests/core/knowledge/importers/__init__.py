@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from backend.core.knowledge.documents import Document
 from backend.core.knowledge.importers import RowError
+from backend.core.knowledge.store.documents import Document
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "kb"
 

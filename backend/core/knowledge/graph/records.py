@@ -1,0 +1,77 @@
+"""Disease records kept on disk, read on demand: the graph's view of records without their weight.
+
+A graph over an imported table of ~10k diseases would otherwise hold every record (descriptions,
+treatments...) as Python objects in every worker: ~50 MB each. Here a worker holds only each record's
+byte range in its store's records.jsonl and reads the few records a question needs with `pread`; the
+file itself sits once in the page cache for all workers. Recently used records are kept parsed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from backend.core.knowledge.graph.diseases import DiseaseRecord
+
+CACHE_SIZE = 512
+
+
+class RecordFiles:
+    """A read-only mapping disease id -> DiseaseRecord over one or more records.jsonl files."""
+
+    def __init__(self) -> None:
+        self._where: dict[str, tuple[int, int, int]] = {}  # id -> (fd, start, length)
+        self._fds: list[int] = []
+        self._cache: OrderedDict[str, DiseaseRecord] = OrderedDict()
+
+    def add_file(self, path: Path) -> Iterator[DiseaseRecord]:
+        """Index a file; yields its records (the ids not seen before) once, for building the graph."""
+        fd = os.open(path, os.O_RDONLY)  # kept open: the version stays readable after it is replaced
+        self._fds.append(fd)
+        with path.open("rb") as source:
+            start = 0
+            for line in source:
+                raw = orjson.loads(line)
+                if raw["id"] not in self._where:
+                    self._where[raw["id"]] = (fd, start, len(line))
+                    yield DiseaseRecord.model_validate(raw)
+                start += len(line)
+
+    def __getitem__(self, disease_id: str) -> DiseaseRecord:
+        record = self._cache.get(disease_id)
+        if record is not None:
+            self._cache.move_to_end(disease_id)
+            return record
+        fd, start, length = self._where[disease_id]
+        record = DiseaseRecord.model_validate(orjson.loads(os.pread(fd, length, start)))
+        self._cache[disease_id] = record
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return record
+
+    def get(self, disease_id: str) -> DiseaseRecord | None:
+        return self[disease_id] if disease_id in self._where else None
+
+    def __contains__(self, disease_id: object) -> bool:
+        return disease_id in self._where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def values(self) -> Iterator[DiseaseRecord]:
+        return (self[disease_id] for disease_id in self._where)
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
+
+    def __del__(self) -> None:
+        self.close()

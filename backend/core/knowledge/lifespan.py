@@ -1,0 +1,43 @@
+"""The knowledge layer's place in the app lifespan: opened in each worker after the fork."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import faiss
+from fastapi import FastAPI
+
+from backend.core.config import Settings
+from backend.core.knowledge.qa.pipeline import QAPipeline
+from backend.core.knowledge.service import KnowledgeService
+from backend.core.llm.client import LLMClient
+
+
+@contextlib.asynccontextmanager
+async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the knowledge layer and the QA pipeline in this worker (create_app(lifespans=...))."""
+    settings: Settings = app.state.settings
+    # One OpenMP thread per worker: 4 workers x N threads would oversubscribe the cores, and our
+    # own thread pool already gives searches their parallelism.
+    faiss.omp_set_num_threads(1)
+    knowledge = KnowledgeService(settings, app.state.service)
+    await knowledge.start()
+    llm = LLMClient.from_settings(settings, app.state.service)
+    app.state.knowledge = knowledge
+    app.state.qa = QAPipeline(
+        knowledge,
+        llm,
+        top_k=settings.qa_top_k,
+        min_score={"zh": settings.qa_min_score_zh, "en": settings.qa_min_score_en},
+        service=app.state.service,
+    )
+    app.state.readiness_checks["knowledge"] = knowledge.ready
+    refresher = asyncio.create_task(knowledge.refresh_forever())
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        if llm is not None:
+            await llm.aclose()

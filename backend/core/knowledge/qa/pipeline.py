@@ -1,0 +1,209 @@
+"""The question-answering pipeline both services use: ground, then answer, always with sources.
+
+1. Entity extraction (knowledge graph) and passage retrieval (vector stores) run concurrently.
+2. Intents pick the graph facts that answer the question; passages below QA_MIN_SCORE are dropped.
+3. Nothing relevant -> say so (no guessing). Otherwise the LLM, when configured and healthy, writes
+   the answer from exactly these numbered sources; without it, or when it fails (timeout, error,
+   breaker open), the answer is composed from the facts and passages themselves (degraded=True
+   when the model was wanted but failed). An upstream failure never becomes a 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from backend.core.knowledge.graph.entities import ExtractedEntity
+from backend.core.knowledge.metrics import QA_ANSWERS, QA_DURATION
+from backend.core.knowledge.qa.facts import answer_facts
+from backend.core.knowledge.qa.intents import classify_intents
+from backend.core.knowledge.retrieval.vector_store import Hit
+from backend.core.knowledge.service import DISEASE_STORE, KnowledgeService
+from backend.core.llm.client import LLMClient, LLMUnavailable
+from backend.core.llm.prompts import ContextPassage, build_messages
+from backend.core.text import Language, detect_language
+
+Audience = Literal["doctor", "patient"]
+SNIPPET_CHARS = 240
+
+DISCLAIMER = {
+    "zh": "本回答依据知识库自动生成，仅供参考，不能替代医生的诊断和治疗。如有不适或病情变化，请及时就医；"
+    "出现胸痛、呼吸困难、意识改变等紧急情况请立即拨打120。",
+    "en": "This answer is generated from the knowledge base for reference only and does not replace a "
+    "doctor's diagnosis or treatment. Seek medical care if you feel unwell; in an emergency such as "
+    "chest pain, difficulty breathing or confusion, call 120 (or your local emergency number) at once.",
+}
+NOT_FOUND = {
+    "zh": "知识库中没有找到与这个问题相关的内容，因此无法给出有依据的回答。"
+    "请换一种问法，或咨询相关专科医生。",
+    "en": "Nothing in the knowledge base is relevant to this question, so no grounded answer can be given. "
+    "Try rephrasing it, or ask a specialist.",
+}
+
+
+@dataclass
+class Source:
+    number: int
+    store: str
+    doc_id: str
+    title: str
+    snippet: str
+    score: float
+
+
+@dataclass
+class Grounding:
+    """What the answer may use: numbered sources, the graph facts, what was recognised."""
+
+    language: Language
+    entities: list[ExtractedEntity]
+    intents: list[str]
+    facts: list[tuple[str, int]]  # fact text, number of its source
+    passages: list[Source]
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.facts and not self.passages
+
+
+@dataclass
+class Answer:
+    answer: str
+    grounding: Grounding
+    mode: Literal["llm", "extractive", "degraded", "not_found"]
+    took_ms: float
+
+    @property
+    def degraded(self) -> bool:
+        return self.mode == "degraded"
+
+
+class QAPipeline:
+    def __init__(
+        self,
+        knowledge: KnowledgeService,
+        llm: LLMClient | None,
+        *,
+        top_k: int,
+        min_score: dict[Language, float],
+        service: str,
+    ) -> None:
+        self.knowledge = knowledge
+        self.llm = llm
+        self.top_k = top_k
+        self.min_score = min_score
+        self.service = service
+
+    async def ground(
+        self, question: str, stores: Sequence[str] | None, top_k: int | None, audience: Audience
+    ) -> Grounding:
+        language = detect_language(question)
+        entities, hits = await asyncio.gather(
+            self.knowledge.extract(question), self.knowledge.search(question, stores, top_k or self.top_k)
+        )
+        intents = classify_intents(question, entities)
+        graph = self.knowledge.graph
+        sources: list[Source] = []
+        facts: list[tuple[str, int]] = []
+        for fact in answer_facts(graph, entities, intents, language):
+            if audience == "patient" and fact.intent in {"disease_drug", "drug_disease"}:
+                continue  # patients get no drug lists; a doctor decides on medication
+            text = fact.text_en if language == "en" and fact.text_en else fact.text
+            store = self.knowledge.record_store.get(fact.disease_id, DISEASE_STORE)
+            source = _find(sources, store, fact.disease_id)
+            if source is None:
+                number = len(sources) + 1
+                snippet = text[:SNIPPET_CHARS]
+                source = Source(number, store, fact.disease_id, fact.disease, snippet, 1.0)
+                sources.append(source)
+            facts.append((text, source.number))
+        passages = []
+        for hit in hits:
+            if hit.score < self.min_score[language]:
+                continue
+            source = _find(sources, hit.store, hit.doc_id)
+            if source is None:
+                source = _source(len(sources) + 1, hit)
+                sources.append(source)
+                passages.append(source)
+        return Grounding(language, entities, intents, facts, passages, sources)
+
+    async def answer(
+        self,
+        question: str,
+        stores: Sequence[str] | None = None,
+        top_k: int | None = None,
+        audience: Audience = "doctor",
+    ) -> Answer:
+        started = time.perf_counter()
+        grounding = await self.ground(question, stores, top_k, audience)
+        if grounding.empty:
+            text, mode = NOT_FOUND[grounding.language], "not_found"
+        elif self.llm is not None:
+            try:
+                text = await self.llm.complete(self._messages(question, grounding, audience))
+                mode = "llm"
+            except LLMUnavailable:
+                text, mode = compose_extractive(grounding), "degraded"
+        else:
+            text, mode = compose_extractive(grounding), "extractive"
+        took = time.perf_counter() - started
+        QA_ANSWERS.labels(self.service, mode).inc()
+        QA_DURATION.labels(self.service, mode).observe(took)
+        return Answer(text, grounding, mode, round(took * 1000, 2))  # type: ignore[arg-type]
+
+    async def stream(
+        self, question: str, grounding: Grounding, audience: Audience = "doctor"
+    ) -> AsyncIterator[tuple[str, str]]:
+        """(event, text) pairs: the answer's pieces, then ("done", mode)."""
+        if grounding.empty:
+            yield "delta", NOT_FOUND[grounding.language]
+            yield "done", "not_found"
+            return
+        if self.llm is None:
+            yield "delta", compose_extractive(grounding)
+            yield "done", "extractive"
+            return
+        sent = False
+        try:
+            async for piece in self.llm.stream(self._messages(question, grounding, audience)):
+                sent = True
+                yield "delta", piece
+            yield "done", "llm"
+        except LLMUnavailable:
+            # Mid-stream failure: what was sent stays, and the grounded answer follows it.
+            yield "delta", ("\n\n" if sent else "") + compose_extractive(grounding)
+            yield "done", "degraded"
+
+    def _messages(self, question: str, grounding: Grounding, audience: Audience) -> list[dict[str, str]]:
+        passages = [ContextPassage(s.number, s.title, s.snippet) for s in grounding.passages]
+        facts = [f"[{number}] {text}" for text, number in grounding.facts]
+        return build_messages(question, passages, facts, audience, grounding.language)
+
+
+def compose_extractive(grounding: Grounding) -> str:
+    """The answer made of the grounding itself, each statement marked with its source."""
+    zh = grounding.language == "zh"
+    lines: list[str] = []
+    if grounding.facts:
+        lines.append("根据医学知识图谱：" if zh else "From the medical knowledge graph:")
+        lines.extend(f"- {text} [{number}]" for text, number in grounding.facts)
+    if grounding.passages:
+        lines.append("相关知识库内容：" if zh else "Related passages from the knowledge base:")
+        lines.extend(f"- {source.snippet} [{source.number}]" for source in grounding.passages[:3])
+    return "\n".join(lines)
+
+
+def _find(sources: list[Source], store: str, doc_id: str) -> Source | None:
+    return next((s for s in sources if s.store == store and s.doc_id == doc_id), None)
+
+
+def _source(number: int, hit: Hit) -> Source:
+    snippet = " ".join(hit.text.split())
+    if len(snippet) > SNIPPET_CHARS:
+        snippet = snippet[: SNIPPET_CHARS - 1] + "…"
+    return Source(number, hit.store, hit.doc_id, hit.title, snippet, round(hit.score, 4))
