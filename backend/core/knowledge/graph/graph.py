@@ -96,8 +96,14 @@ def starter_department_names_en() -> Mapping[str, str]:
 @lru_cache(maxsize=1)
 def starter_symptom_aliases() -> Mapping[str, tuple[str, ...]]:
     """Everyday words patients use for the graph's symptoms (拉肚子 for 腹泻), by canonical name."""
-    rows = json.loads((STARTER_DIR / "symptom_aliases.json").read_text(encoding="utf-8"))
-    return {name: tuple(forms) for name, forms in rows.items() if not name.startswith("_")}
+    forms: dict[str, list[str]] = {}
+    # Several reviewed files (symptom_aliases*.json), one per area, merged: a name may appear in more.
+    for path in sorted(STARTER_DIR.glob("symptom_aliases*.json")):
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        for name, words in rows.items():
+            if not name.startswith("_"):
+                forms.setdefault(name, []).extend(w for w in words if w not in forms.get(name, []))
+    return {name: tuple(words) for name, words in forms.items()}
 
 
 _first = itemgetter(0)
