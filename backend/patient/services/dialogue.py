@@ -17,11 +17,12 @@ import re
 import time
 from typing import Any, Final, Literal
 
+from backend.core.knowledge.graph.departments import display_name
 from backend.core.knowledge.qa.safety import without_doses
 from backend.core.knowledge.service import KnowledgeService
 from backend.core.text import Language, detect_language
 from backend.patient.services.red_flags import detect_red_flags, emergency_advice
-from backend.patient.services.triage import TriageResult, display_name, triage
+from backend.patient.services.triage import TriageResult, triage
 
 Stage = Literal[
     "complaint", "duration", "severity", "symptoms", "profile", "profile_again", "history", "done"

@@ -71,8 +71,10 @@ def test_nothing_recognisable_is_sent_to_general_practice_without_guessing_a_con
     client: TestClient,
 ) -> None:
     result = _triage(client, "就是觉得不太对劲")
-    assert result["departments"] == [{"name": "全科医学科", "score": 1.0}]
+    assert [d["name"] for d in result["departments"]] == ["全科医学科"]
+    assert result["weak"] is True
     assert result["possible_conditions"] == []
+    assert "全科医学科" in result["advice"]
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from backend.core.knowledge.graph.diseases import STARTER_DIR
+from backend.core.text import Language
 
 # Group-level names: they only count when a cell names nothing more specific.
 GENERIC_LABELS = frozenset({"内科", "外科", "五官科", "全科", "妇产科", "中医综合", "其他科室", "其他综合"})
@@ -72,6 +73,12 @@ def _by_label() -> dict[str, str]:
 
 def department(name: str) -> Department | None:
     return _by_name().get(name)
+
+
+def display_name(name: str, language: Language) -> str:
+    """A taxonomy department's name in the patient's language."""
+    found = _by_name().get(name)
+    return found.name_en if language == "en" and found is not None else name
 
 
 @lru_cache(maxsize=4096)
