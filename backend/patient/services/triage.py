@@ -195,10 +195,13 @@ def decide(
     total = sum(math.exp(value - top) for value in exponents.values())
     probability = {name: math.exp(value - top) / total for name, value in exponents.items()}
     ranked = sorted((name for name in raw if raw[name] > 0), key=lambda name: (-probability[name], name))
-    if ranked[0] == FALLBACK_DEPARTMENT:  # weak: nothing beat the default; guessing helps nobody
-        first = PAEDIATRICS if who.age_group in ("infant", "child") else FALLBACK_DEPARTMENT
-        return [Scored(first, round(probability[ranked[0]], 4))], True
-    return [Scored(name, round(probability[name], 4)) for name in ranked[:SHOWN]], False
+    weak = ranked[0] == FALLBACK_DEPARTMENT
+    if weak:
+        # Alternatives only where something pointed: the model alone always spreads a little.
+        ranked = [ranked[0], *(name for name in ranked[1:] if raw[name] >= GENERAL_PRACTICE_PRIOR / 2)]
+        if who.age_group in ("infant", "child"):
+            ranked = [PAEDIATRICS, *(name for name in ranked if name != PAEDIATRICS)]
+    return [Scored(name, round(probability[name], 4)) for name in ranked[:SHOWN]], weak
 
 
 def named_departments(

@@ -5,10 +5,13 @@ symptoms (with the everyday words patients use for them), its description and th
 affects. A hospital that imports its own knowledge (a disease table with departments) gets a better
 model without any code change. The model is multinomial naive Bayes over Chinese character unigrams
 and bigrams and English words, with a uniform prior: how many records a department has in the
-knowledge base says nothing about how many patients it sees.
+knowledge base says nothing about how many patients it sees. It is the complement variant (Rennie
+et al. 2003: each department is scored by how unlike the *other* departments' records the text is),
+which copes with departments of very different sizes: on the CMtMedQA dev split with the 39健康网
+table imported, top-1 0.38 against 0.18 for plain multinomial naive Bayes (bench/triage.py).
 
 `predict` returns a posterior over the departments the model knows; the per-feature average of the
-log likelihood keeps it from collapsing to 0/1 on long texts (plain naive Bayes is overconfident:
+weights keeps it from collapsing to 0/1 on long texts (plain naive Bayes is overconfident:
 its features are far from independent), so it can be weighed against the other triage signals.
 Trained once per knowledge-graph build, in the thread pool; a few milliseconds per hundred records.
 """
@@ -31,7 +34,7 @@ from backend.core.knowledge.graph.graph import KnowledgeGraph, starter_symptom_a
 SMOOTHING = 0.1  # additive smoothing of feature counts (tuned on the triage dev split)
 # How much each field of a record says about its department: names and symptoms most.
 FIELD_WEIGHTS = {"name": 3.0, "aliases": 2.0, "symptoms": 2.0, "everyday": 1.0, "description": 1.0}
-TEMPERATURE = 1.0  # applied to the per-feature mean log likelihood before the softmax
+TEMPERATURE = 0.35  # fitted so that the top probability matches how often it is right (dev split)
 _RUNS = re.compile(r"[\u4e00-\u9fff]+|[a-z]+")
 
 
@@ -61,7 +64,7 @@ def _record_texts(record: DiseaseRecord, everyday: Mapping[str, tuple[str, ...]]
 class DepartmentModel:
     departments: tuple[str, ...]
     vocabulary: dict[str, int]
-    log_likelihood: npt.NDArray[np.float32]  # features x departments
+    weights: npt.NDArray[np.float32]  # features x departments: -log P(feature | other departments)
 
     @classmethod
     def train(
@@ -86,15 +89,17 @@ class DepartmentModel:
         for column, name in enumerate(names):
             for feature, value in counts[name].items():
                 matrix[vocabulary[feature], column] += value
-        matrix /= matrix.sum(axis=0, keepdims=True)
-        return cls(names, vocabulary, np.log(matrix).astype(np.float32))
+        # Complement: a feature's weight for a department comes from every other department's counts.
+        complement = matrix.sum(axis=1, keepdims=True) - matrix
+        complement /= complement.sum(axis=0, keepdims=True)
+        return cls(names, vocabulary, (-np.log(complement)).astype(np.float32))
 
     def predict(self, text: str) -> dict[str, float]:
         """P(department | text) over the departments the model knows; empty when nothing is known."""
         rows = [index for f in features(text) if (index := self.vocabulary.get(f)) is not None]
         if not rows or not self.departments:
             return {}
-        mean = self.log_likelihood[rows].mean(axis=0, dtype=np.float64) / TEMPERATURE
+        mean = self.weights[rows].mean(axis=0, dtype=np.float64) / TEMPERATURE
         mean -= mean.max()
         posterior = np.exp(len(rows) ** 0.5 * mean)  # more evidence, sharper; sqrt: features overlap
         posterior /= posterior.sum()
