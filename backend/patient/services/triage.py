@@ -39,7 +39,8 @@ from backend.patient.services.sites import department_weights as site_weights
 SITE_WEIGHT = 1.0
 CONDITION_WEIGHT = 0.1
 NAMED_WEIGHT = 0.3  # a diagnosis the patient names ("我有肺癌") sends them where it is treated
-MODEL_WEIGHT = 0.1
+MODEL_WEIGHT = 0.4
+MODEL_CONFIDENT = 0.3  # a model posterior that counts as pointing somewhere on its own
 TEMPERATURE = 0.12  # softmax temperature over the summed signals
 # General practice is where a patient starts when nothing points elsewhere: it holds this much of
 # the evidence scale, and a specific department must beat it.
@@ -172,8 +173,11 @@ def decide(
         raw[name] += CONDITION_WEIGHT * value
     for name, value in named.items():
         raw[name] += NAMED_WEIGHT * value
+    pointed = set(raw)  # what the complaint's own words pointed to, before the model's spread
     for name, value in predicted.items():
         raw[name] += MODEL_WEIGHT * value
+        if value >= MODEL_CONFIDENT:
+            pointed.add(name)
     for name in [name for name in raw if not suits(name, who)]:
         del raw[name]
     evidence = sum(raw.values())
@@ -197,8 +201,8 @@ def decide(
     ranked = sorted((name for name in raw if raw[name] > 0), key=lambda name: (-probability[name], name))
     weak = ranked[0] == FALLBACK_DEPARTMENT
     if weak:
-        # Alternatives only where something pointed: the model alone always spreads a little.
-        ranked = [ranked[0], *(name for name in ranked[1:] if raw[name] >= GENERAL_PRACTICE_PRIOR / 2)]
+        # Alternatives only where something pointed: the model always spreads a little everywhere.
+        ranked = [ranked[0], *(name for name in ranked[1:] if name in pointed)]
         if who.age_group in ("infant", "child"):
             ranked = [PAEDIATRICS, *(name for name in ranked if name != PAEDIATRICS)]
     return [Scored(name, round(probability[name], 4)) for name in ranked[:SHOWN]], weak
