@@ -32,7 +32,9 @@ from backend.patient.services.triage import triage
 from bench.stack import serve
 from bench.toyhom_departments import DATA_ROOT, load_cases
 
-DIALOGUE = ["我咳嗽，还有点发热", "三天了", "5分", "没有", "有", "没有", "35岁，女", "没有"]
+# Complaint, how long, how bad, three symptom questions, age and sex (a man: no pregnancy question),
+# past illnesses, allergies and medicines at once: a submittable summary in eight messages.
+DIALOGUE = ["我咳嗽，还有点发热", "三天了", "5分", "没有", "有", "没有", "35岁，男", "没有"]
 PATIENTS = 16  # concurrent simulated patients
 
 
