@@ -216,6 +216,8 @@ def _resolve(state: dict[str, Any], pending: dict[str, Any], reading: Reading, t
         elif answer == "skip" or state["asked"].get(f"symptom:{symptom}", 0) >= MAX_ASKS:
             state["unanswered_symptoms"].append(symptom)
         return None
+    if question == "pregnancy" and collected["pregnant"] is None and answer in ("yes", "no"):
+        collected["pregnant"] = answer == "yes"  # the model's yes or no, when the rules heard neither
     for slot in QUESTION_SLOTS.get(question or "", ()):
         if slot in reading.vague and collected.get(slot) is None:
             # "有" and no more: kept as said, and "what was it?" asked once.

@@ -43,6 +43,7 @@ log = get_logger("dialogue")
 MAX_TOKENS: Final = 500
 MAX_QUESTION: Final = 160
 _JSON_OBJECT: Final = re.compile(r"\{.*\}", re.DOTALL)
+_FENCE: Final = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 
 STATE_OPEN, STATE_CLOSE = "<<<KNOWN", "KNOWN>>>"
 ASKED_OPEN, ASKED_CLOSE = "<<<ASKED", "ASKED>>>"
@@ -117,11 +118,7 @@ async def parse(
     raw: str, state: dict[str, Any], text: str, question_for: str | None, knowledge: KnowledgeService
 ) -> LLMTurn | None:
     """The model's answer checked field by field; None when it is not a JSON object at all."""
-    found = _JSON_OBJECT.search(raw)
-    try:
-        payload = orjson.loads(found.group(0)) if found else None
-    except orjson.JSONDecodeError:
-        payload = None
+    payload = _json(raw)
     if not isinstance(payload, dict):
         log.info("llm dialogue answer unusable", extra={"reason": "not_json"})
         return None
@@ -140,6 +137,19 @@ async def parse(
         # Field names only: never the values, which are the patient's words.
         log.info("llm dialogue fields dropped", extra={"fields": sorted(set(dropped))})
     return LLMTurn(update=update, answer=answer, question=question, question_for=question_for)
+
+
+def _json(raw: str) -> object:
+    """The answer as JSON: the whole text (in a code fence or not), else the one object in its prose."""
+    text = _FENCE.sub("", raw.strip()).strip()
+    for candidate in (text, found.group(0) if (found := _JSON_OBJECT.search(text)) else None):
+        if candidate is None:
+            continue
+        try:
+            return orjson.loads(candidate)
+        except orjson.JSONDecodeError:
+            continue
+    return None
 
 
 async def _graph_symptoms(names: list[str], knowledge: KnowledgeService) -> list[str]:
