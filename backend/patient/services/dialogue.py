@@ -40,6 +40,9 @@ SHORT_PROFILE_ANSWER: Final = 12  # "35岁，女" is no complaint; a longer mess
 # Said to the red-flag rules beside the messages: a pregnancy the dialogue knows of must weigh
 # (abdominal pain or bleeding in pregnancy is an emergency) even when no message names it.
 PREGNANCY_CONTEXT: Final = "怀孕"
+NOT_ABOUT_THE_COMPLAINT: Final = frozenset(
+    {"profile", "age", "sex", "pregnancy", "history", "past_illnesses", "allergies", "medications"}
+)
 
 
 def greeting(language: Language = "zh") -> str:
@@ -63,9 +66,11 @@ async def advance(
         state["language"] = detect_language(text)
     language: Language = state["language"] or state.get("ui_language") or "zh"
     collected = state["collected"]
-    state["history"].append({"role": "patient", "text": text, "at": time.time()})
-
     pending = state.get("pending") or {}
+    state["history"].append(
+        {"role": "patient", "text": text, "at": time.time(), "answered": pending.get("question")}
+    )
+
     expecting = frozenset(QUESTION_SLOTS.get(pending.get("question") or "", ()))
     if pending.get("question") == "symptoms":
         expecting = frozenset({"symptom"})
@@ -253,19 +258,26 @@ def _ask(state: dict[str, Any], question: Question | None) -> None:
 
 
 async def _red_flags(state: dict[str, Any], confirmed: str | None, llm: LLMTurn | None) -> list[RedFlag]:
-    """Red flags in everything the patient said so far: a pair of signs may come in two messages."""
+    """Red flags in this message, and in all the patient said of the complaint so far: a pair of signs
+    may come in two messages ("高烧40度", later "脖子硬"). Answers about who they are and their past
+    are read on their own only: "对青霉素过敏" is a history, and beside an earlier "头晕" no anaphylaxis."""
     collected = state["collected"]
-    parts = [m["text"] for m in state["history"] if m.get("role") == "patient"]
-    if confirmed:
-        parts.append(confirmed)
+    said = [m for m in state["history"] if m.get("role") == "patient"]
+    complaint = [m["text"] for m in said if m.get("answered") not in NOT_ABOUT_THE_COMPLAINT]
+    extra = [confirmed] if confirmed else []
     if llm is not None:
         # What the model read as said (never over a denial the rules read) may add an alarm,
         # never remove one.
-        parts += [name for name in llm.update.symptoms if name in collected["symptoms"]]
-    if collected.get("pregnant"):
-        parts.insert(0, PREGNANCY_CONTEXT)
-    text = "\n".join(parts)
-    return await asyncio.to_thread(detect_red_flags, text, collected["age"])
+        extra += [name for name in llm.update.symptoms if name in collected["symptoms"]]
+    context = [PREGNANCY_CONTEXT] if collected.get("pregnant") else []
+    texts = ["\n".join([*context, *complaint, *extra])]
+    if said and said[-1].get("answered") in NOT_ABOUT_THE_COMPLAINT:
+        texts.append("\n".join([*context, said[-1]["text"], *extra]))  # read on its own
+    found: dict[str, RedFlag] = {}
+    for text in texts:
+        for flag in await asyncio.to_thread(detect_red_flags, text, collected["age"]):
+            found.setdefault(flag.code, flag)
+    return list(found.values())
 
 
 def _triage_text(state: dict[str, Any]) -> str:

@@ -185,6 +185,7 @@ def _duration(
             or compiled.duration_not_after.match(text[end : end + 16])
         )
 
+    found: list[tuple[int, int, Duration]] = []
     for match in compiled.duration.finditer(text):
         amount = _amount(match.group("num"))
         unit = compiled.unit_days.get(match.group("unit").lower())
@@ -193,13 +194,19 @@ def _duration(
         halves = (match.group("half") is not None) + (match.group("after") == "半")
         days = round((amount + 0.5 * halves) * unit, 3)
         if 0 < days <= 36500:
-            return Duration(text=match.group(0).strip(), days=days)
+            found.append(
+                (match.start(), -len(match.group(0)), Duration(text=match.group(0).strip(), days=days))
+            )
+    phrases = {k.lower(): v for k, v in compiled.slots.duration.phrases.items()}
     for match in compiled.duration_phrases.finditer(text):
         if not excluded(match.start(), match.end()):
-            phrases = {k.lower(): v for k, v in compiled.slots.duration.phrases.items()}
-            return Duration(
-                text=match.group(0), days=phrases.get(re.sub(r"\s+", " ", match.group(0).lower()))
+            phrase_days = phrases.get(re.sub(r"\s+", " ", match.group(0).lower()))
+            found.append(
+                (match.start(), -len(match.group(0)), Duration(text=match.group(0), days=phrase_days))
             )
+    if found:
+        # The first said, and of two at one place the longer: "half a year" is not "a year".
+        return min(found, key=lambda item: item[:2])[2]
     vague = compiled.duration_answer_only.search(text) if answering else None
     return Duration(text=vague.group(0)) if vague else None
 
@@ -211,12 +218,18 @@ def _severity(text: str, answering: bool, compiled: Compiled) -> Severity | None
             score = parse_number(match.group(1))
             if score is not None and 0 <= score <= 10:
                 return Severity(score=int(score), text=match.group(0).strip())
-    words = compiled.severity_answer if answering else compiled.severity_anywhere
-    for match in words.finditer(text):
-        before, after = text[max(0, match.start() - 12) : match.start()], text[match.end() : match.end() + 6]
-        if compiled.severity_not_before.search(before) or compiled.severity_not_after.match(after):
-            continue
-        return Severity(score=compiled.severity_scores[match.group(0).lower()], text=match.group(0))
+    # Words said of the complaint anywhere come first: in "精神还可以，中等吧" the severity is "中等".
+    for words in (
+        (compiled.severity_anywhere, compiled.severity_answer) if answering else (compiled.severity_anywhere,)
+    ):
+        for match in words.finditer(text):
+            before, after = (
+                text[max(0, match.start() - 12) : match.start()],
+                text[match.end() : match.end() + 6],
+            )
+            if compiled.severity_not_before.search(before) or compiled.severity_not_after.match(after):
+                continue
+            return Severity(score=compiled.severity_scores[match.group(0).lower()], text=match.group(0))
     if answering and (bare := _BARE_SCORE.match(text)):
         score = parse_number(bare.group(1))
         if score is not None and score <= 10:

@@ -308,3 +308,19 @@ def test_everything_said_after_the_summary_is_complete_is_kept(knowledge: Knowle
     assert chat.collected["notes"] == "对了，我有糖尿病"
     assert chat.collected["past_illnesses"] == ["糖尿病"], "a later fact corrects an earlier none"
     assert chat.stage == "done"
+
+
+def test_signs_in_two_messages_add_up_but_a_history_does_not_make_an_alarm(
+    knowledge: KnowledgeService,
+) -> None:
+    chat = Chat(knowledge)
+    chat.say("头晕，两天了，中等，40岁男")
+    while chat.stage == "symptoms":
+        chat.say("没有")
+    chat.say("没有病，对青霉素过敏，没吃药")  # an allergy history: beside "头晕", no anaphylaxis
+    assert chat.state["red_flags"] == []
+    assert chat.stage == "done"
+    chat = Chat(knowledge)
+    chat.say("我对花生过敏，刚才不小心吃了", "现在嗓子发紧，喘不上气")
+    assert chat.state["red_flags"]
+    assert chat.replies[-1].startswith(EMERGENCY_ZH)
