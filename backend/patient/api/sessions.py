@@ -10,9 +10,12 @@ and whatever it fails to give the rules give: a model failure never fails the me
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
 from pydantic import BaseModel, Field
 
 from backend.core.deps import ConsultationsDep, KnowledgeDep, QADep, rate_limit
@@ -24,7 +27,21 @@ from backend.patient.services.slot_schema import LLMTurn
 from backend.patient.services.state_store import SessionNotFound, SessionStore
 from backend.patient.services.summary import doctor_summary
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["pre-consultation"], dependencies=[rate_limit("default")])
+
+@contextlib.asynccontextmanager
+async def rules_loaded(app: FastAPI) -> AsyncIterator[None]:
+    """The dialogue's rule files, read and validated in each worker as it starts: a bad file stops the
+    service with one message naming the file and the field, instead of failing the first patient."""
+    await asyncio.to_thread(dialogue.load_rules)
+    yield
+
+
+router = APIRouter(
+    prefix="/api/v1/sessions",
+    tags=["pre-consultation"],
+    dependencies=[rate_limit("default")],
+    lifespan=rules_loaded,
+)
 
 SessionId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND = "Session not found, or it has expired. Start a new one."

@@ -26,13 +26,14 @@ from backend.core.knowledge.service import KnowledgeService
 from backend.core.text import Language, detect_language
 from backend.patient.services.dialogue_rules import rules
 from backend.patient.services.dialogue_state import QUESTION_SLOTS, new_state
+from backend.patient.services.profile import read_profile
 from backend.patient.services.questions import MAX_ASKS, Question, details_key, next_question, wording
 from backend.patient.services.red_flags import RedFlag, detect_red_flags, emergency_advice
 from backend.patient.services.slot_schema import BACKGROUND, LLMTurn, SlotUpdate
 from backend.patient.services.slots import Reading, normalise, read
 from backend.patient.services.triage import TriageResult, display_name, triage
 
-__all__ = ["advance", "greeting", "new_state", "plan", "triage_summary"]
+__all__ = ["advance", "greeting", "load_rules", "new_state", "plan", "triage_summary"]
 
 MAX_COMPLAINT: Final = 300
 _WORDS: Final = re.compile(r"[^\W\d_]")  # a letter of any script: emoji and digits say no language
@@ -43,6 +44,12 @@ PREGNANCY_CONTEXT: Final = "怀孕"
 NOT_ABOUT_THE_COMPLAINT: Final = frozenset(
     {"profile", "age", "sex", "pregnancy", "history", "past_illnesses", "allergies", "medications"}
 )
+
+
+def load_rules() -> None:
+    """Read and validate every rule file the dialogue uses (they are cached once read)."""
+    rules()
+    read_profile("")
 
 
 def greeting(language: Language = "zh") -> str:

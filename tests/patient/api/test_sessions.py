@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,11 @@ import redis
 from fastapi.testclient import TestClient
 
 from backend.core.config import Settings
+from backend.core.rules import RulesError
 from backend.devstack.redis_server import LocalRedis
 from backend.doctor.app import create_doctor_app
 from backend.patient.app import create_patient_app
+from backend.patient.services import dialogue_rules
 from tests.support.auth import TEST_AUTH, admin_headers
 
 # The assistant asks about 呼吸困难, 咽痛, 流涕 in turn (the symptoms that best separate the candidates),
@@ -327,3 +330,21 @@ def test_the_greeting_speaks_the_portals_language(patient_app: TestClient) -> No
     english = patient.post("/api/v1/sessions", json={"language": "en"}).json()
     assert english["reply"].startswith("Hello")
     assert patient.post("/api/v1/sessions", json={"language": "fr"}).status_code == 422
+
+
+def test_a_bad_rule_file_stops_the_service_at_start_naming_it(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(dialogue_rules.RULES_DIR, rules_dir)
+    answers = (rules_dir / "answers.toml").read_text(encoding="utf-8")
+    (rules_dir / "answers.toml").write_text(
+        answers.replace("[[", "[").replace("skip = [", "skip = "), "utf-8"
+    )
+    monkeypatch.setattr(dialogue_rules, "RULES_DIR", rules_dir)
+    dialogue_rules.rules.cache_clear()
+    try:
+        with pytest.raises(RulesError, match=r"answers\.toml"), TestClient(create_patient_app(settings)):
+            pass
+    finally:
+        dialogue_rules.rules.cache_clear()

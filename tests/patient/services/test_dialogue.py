@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.core.config import Settings
 from backend.core.knowledge.service import KnowledgeService
 from backend.patient.services.dialogue import advance, new_state
 from backend.patient.services.dialogue_rules import rules
+from backend.patient.services.dialogue_state import QUESTION_SLOTS
 from backend.patient.services.questions import MAX_SYMPTOM_QUESTIONS
 from backend.patient.services.summary import doctor_summary
 
@@ -324,3 +327,21 @@ def test_signs_in_two_messages_add_up_but_a_history_does_not_make_an_alarm(
     chat.say("我对花生过敏，刚才不小心吃了", "现在嗓子发紧，喘不上气")
     assert chat.state["red_flags"]
     assert chat.replies[-1].startswith(EMERGENCY_ZH)
+
+
+_PATIENT_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("头痛发烧没有不是三天7分岁男女有点，。？!😭 abcno fever3/10过敏吃药怀孕跳过")
+    ),
+    max_size=60,
+) | st.text(max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(messages=st.lists(_PATIENT_TEXT.filter(str.strip), min_size=1, max_size=6))
+def test_no_message_breaks_the_dialogue(knowledge: KnowledgeService, messages: list[str]) -> None:
+    chat = Chat(knowledge)
+    chat.say(*messages)
+    assert all(reply.strip() for reply in chat.replies)
+    assert chat.stage in {*QUESTION_SLOTS, "done"}
+    assert chat.summary()["format"] == 2

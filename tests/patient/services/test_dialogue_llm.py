@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.core.config import Settings
 from backend.core.knowledge.service import KnowledgeService
@@ -16,7 +18,7 @@ from backend.core.llm.client import LLMClient
 from backend.patient.services import dialogue_llm
 from backend.patient.services.dialogue import advance, new_state
 from backend.patient.services.dialogue_rules import rules
-from backend.patient.services.slot_schema import LLMTurn
+from backend.patient.services.slot_schema import LLMTurn, SlotUpdate
 from tests.support.fake_llm import FakeLLM, fake_llm  # noqa: F401
 
 
@@ -253,3 +255,31 @@ def test_a_json_answer_in_a_code_fence_or_after_a_sentence_is_read(
     state, turns, _ = _turn(knowledge, make_llm(), ["腰疼"])
     assert turns[0] is not None
     assert (state["collected"]["age"], state["collected"]["sex"]) == (61.0, "female")
+
+
+_KEYS = st.sampled_from(
+    [*SlotUpdate.model_fields, "text", "days", "score", "slots", "answer", "question", "zh", "code"]
+)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(_KEYS | st.text(max_size=6), inner, max_size=6)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(payload=st.dictionaries(st.sampled_from(["slots", "answer", "question"]), _JSON) | _JSON)
+def test_no_answer_of_the_model_breaks_the_dialogue(knowledge: KnowledgeService, payload: object) -> None:
+    async def run() -> None:
+        state = new_state()
+        turn = await dialogue_llm.parse(json.dumps(payload), state, "头痛", "duration", knowledge)
+        await advance(state, "头痛", knowledge, turn)
+        assert state["stage"] in ("duration", "severity", "symptoms", "done")
+
+    asyncio.run(run())
