@@ -38,7 +38,9 @@ from bench import cmtmedqa_departments, toyhom_departments
 from bench.stack import serve
 
 H39 = toyhom_departments.PROJECT_ROOT.parent / "shared" / "data" / "qasystemonmedicalgraph-39health"
-DIALOGUE = ["我咳嗽，还有点发热", "三天了", "5分", "没有", "有", "没有", "35岁，女", "没有"]
+# Complaint, how long, how bad, three symptom questions, age and sex (a man: no pregnancy question),
+# past illnesses, allergies and medicines at once: a submittable summary in eight messages.
+DIALOGUE = ["我咳嗽，还有点发热", "三天了", "5分", "没有", "有", "没有", "35岁，男", "没有"]
 PATIENTS = 16  # concurrent simulated patients
 
 

@@ -60,7 +60,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             sessions[name] = (created["session_id"], bearer(created["token"]))
         # Session C runs to the end and submits, so the inbox has a record to read.
         c_id, c_auth = sessions["c"]
-        for text in ["我咳嗽，还有点发热", "三天了", "5分", "没有", "有", "没有", "35岁，女", "没有"]:
+        for text in ["我咳嗽，还有点发热", "三天了", "5分", "没有", "有", "没有", "35岁，男", "没有"]:
             patient.post(f"/api/v1/sessions/{c_id}/messages", json={"text": text}, headers=c_auth)
         record = patient.post(f"/api/v1/sessions/{c_id}/submit", headers=c_auth).json()
         yield World(

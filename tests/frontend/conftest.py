@@ -99,6 +99,26 @@ class Stack:
         record_id: str = submitted.json()["record_id"]
         return record_id
 
+    def submit_dialogue(self, opening: str, answers: dict[str, str], default: str = "没有") -> str:
+        """A whole pre-consultation through the patient API: each question answered by its stage."""
+        api = f"{self.patient_ui}/api/v1/sessions"
+        created = httpx.post(api, timeout=10).json()
+        headers = {"Authorization": f"Bearer {created['token']}"}
+        text = opening
+        for _ in range(15):
+            reply = httpx.post(
+                f"{api}/{created['session_id']}/messages", json={"text": text}, headers=headers, timeout=30
+            )
+            assert reply.status_code == 200, reply.text
+            stage = reply.json()["stage"]
+            if stage == "done":
+                break
+            text = answers.get(stage, default)
+        submitted = httpx.post(f"{api}/{created['session_id']}/submit", headers=headers, timeout=10)
+        assert submitted.status_code == 200, submitted.text
+        record_id: str = submitted.json()["record_id"]
+        return record_id
+
 
 @pytest.fixture(scope="session")
 def ui_stack(tmp_path_factory: pytest.TempPathFactory, shared_redis: str) -> Iterator[Stack]:

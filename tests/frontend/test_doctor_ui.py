@@ -6,6 +6,7 @@ the inbox with a summary a patient just submitted and its department filter, the
 from __future__ import annotations
 
 import json
+import random
 import re
 import uuid
 from pathlib import Path
@@ -255,6 +256,9 @@ def test_doctor_signs_in_asks_reads_sources_and_card_and_finds_a_new_consultatio
     row.get_by_role("button").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(marker)
+    # A red flag ended the questions: the summary says what was not asked.
+    expect(dialog.get_by_role("heading", name=SUMMARY[lang]["said"])).to_be_visible()
+    expect(dialog.locator(".facts-gaps")).to_contain_text(SUMMARY[lang]["age"])
     page.screenshot(path=f"{screenshot_prefix}-consultation.png")
     dialog.get_by_role("button", name=text["mark_seen"]).click()
     expect(dialog).to_contain_text(text["marked_seen"])
@@ -270,6 +274,147 @@ def test_doctor_signs_in_asks_reads_sources_and_card_and_finds_a_new_consultatio
     # The language chosen is remembered.
     page.reload()
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN" if lang == "zh" else "en")
+
+
+SUMMARY: dict[str, dict[str, str]] = {
+    "zh": {
+        "said": "患者陈述",
+        "denied": "患者否认",
+        "gaps": "未问及或未回答",
+        "age": "年龄",
+        "duration": "三天 (约 3 天)",
+        "headache": "头痛",
+        "fever": "发热",
+        "site": "头部",
+        "female": "女",
+        "not_pregnant": "怀孕否",
+        "no_medicines": "当前用药无",
+        "allergies": "过敏史",
+        "legacy_history": "既往史高血压五年",
+        "legacy_severity": "严重程度（1–10）5",
+    },
+    "en": {
+        "said": "What the patient said",
+        "denied": "What the patient denied",
+        "gaps": "Not asked or not answered",
+        "age": "Age",
+        "duration": "三天 (about 3 days)",
+        "headache": "headache",
+        "fever": "fever",
+        "site": "head",
+        "female": "female",
+        "not_pregnant": "Pregnantno",
+        "no_medicines": "Current medicinesnone",
+        "allergies": "Allergies",
+        "legacy_history": "Past history高血压五年",
+        "legacy_severity": "Severity (1–10)5",
+    },
+}
+
+
+def _inbox_row(page: Page, text: dict[str, str], marker: str) -> None:
+    page.get_by_role("link", name=text["inbox"]).click()
+    row = page.locator("#inbox-rows tr", has_text=marker)
+    expect(row).to_be_visible()
+    row.get_by_role("button").click()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_inbox_shows_what_was_said_denied_and_not_asked_and_still_reads_old_summaries(
+    lang: str, ui_stack: Stack, open_page: OpenPage, screenshots: Path
+) -> None:
+    text, words = TEXT[lang], SUMMARY[lang]
+    marker = "".join(random.choices("qxzwv", k=10))  # letters no rule reads as a slot
+    ui_stack.submit_dialogue(
+        f"我头痛三天了，挺严重的，35岁女，没有发烧 {marker}",
+        {
+            "symptoms": "不知道",
+            "pregnancy": "没有",
+            "history": "高血压",
+            "allergies": "跳过",
+            "medications": "没有",
+        },
+    )
+    username = f"dr-summary-{lang}-{uuid.uuid4().hex[:6]}"
+    password = ui_stack.ensure_doctor(username)
+    page = open_page(ui_stack.doctor_ui)
+    switch_language(page, lang)
+    sign_in(page, text, username, password)
+    expect(page.get_by_role("heading", name=text["qa_heading"])).to_be_visible()
+
+    _inbox_row(page, text, marker)
+    dialog = page.get_by_role("dialog")
+    for heading in ("said", "denied", "gaps"):
+        expect(dialog.get_by_role("heading", name=words[heading])).to_be_visible()
+    said = dialog.locator(".facts-said")
+    for fact in (
+        marker,
+        words["site"],
+        words["duration"],
+        "7/10",
+        words["headache"],
+        "35",
+        words["female"],
+        "高血压",
+    ):
+        expect(said).to_contain_text(fact)
+    denied = dialog.locator(".facts-denied")
+    for fact in (words["fever"], words["not_pregnant"], words["no_medicines"]):
+        expect(denied).to_contain_text(fact)
+    expect(dialog.locator(".facts-gaps")).to_contain_text(words["allergies"])
+    page.screenshot(path=screenshots / f"doctor-{lang}-summary.png", full_page=True)
+    page.keyboard.press("Escape")
+
+    # A record submitted before slot filling (summary without "format"): still read in full.
+    legacy_id = "L" * 22
+    legacy = {
+        "id": legacy_id,
+        "department": "神经内科",
+        "status": "new",
+        "created_at": 1_700_000_000,
+        "summary": {
+            "collected": {
+                "chief_complaint": f"头痛 {marker}old",
+                "duration": "三天",
+                "severity": 5,
+                "symptoms": ["头痛"],
+                "denied_symptoms": ["发热"],
+                "age": 50.0,
+                "sex": "male",
+                "history": "高血压五年",
+                "allergies": None,
+            },
+            "triage": {
+                "departments": [{"name": "神经内科", "score": 0.5}],
+                "emergency": False,
+                "advice": "x",
+            },
+            "language": "zh",
+            "transcript": [{"role": "patient", "text": "头痛"}],
+        },
+    }
+    page.route(
+        re.compile(r".*/api/v1/consultations\?.*"),
+        lambda route: route.fulfill(
+            status=200,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"items": [legacy], "total": 1, "page": 1, "page_size": 20}),
+        ),
+    )
+    page.route(
+        f"**/api/v1/consultations/{legacy_id}",
+        lambda route: route.fulfill(
+            status=200, headers={"Content-Type": "application/json"}, body=json.dumps(legacy)
+        ),
+    )
+    page.locator("#inbox-refresh").click()
+    row = page.locator("#inbox-rows tr", has_text=f"{marker}old")
+    expect(row).to_be_visible()
+    row.get_by_role("button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(words["legacy_history"])
+    expect(dialog).to_contain_text(words["legacy_severity"])
+    expect(dialog.locator(".facts-said")).to_have_count(0)
 
 
 def test_an_expired_sign_in_returns_to_the_sign_in_screen(

@@ -58,10 +58,18 @@ TEXT: dict[str, dict[str, str]] = {
         "see_a_doctor": "When to see a doctor",
     },
 }
-# The patient's answer at each step of the dialogue (step 4 is asked up to three times).
+# The patient's answer at each step of the dialogue (step 4 is asked up to three times). Step 5 says
+# she is not pregnant in the same breath, so the pregnancy question is never asked.
 ANSWERS = {
-    "zh": {1: "我头痛，还有点发烧", 2: "三天了", 3: "6分", 4: "没有", 5: "35岁，女", 6: "没有"},
-    "en": {1: "I have a headache and a fever", 2: "three days", 3: "6", 4: "no", 5: "35, female", 6: "none"},
+    "zh": {1: "我头痛，还有点发烧", 2: "三天了", 3: "6分", 4: "没有", 5: "35岁，女，没有怀孕", 6: "没有"},
+    "en": {
+        1: "I have a headache and a fever",
+        2: "three days",
+        3: "6",
+        4: "no",
+        5: "35, female, not pregnant",
+        6: "none",
+    },
 }
 
 

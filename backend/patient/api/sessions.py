@@ -2,26 +2,50 @@
 
 The token returned at creation is required on every call (Authorization: Bearer). A wrong token
 and an unknown session both answer 404, so nobody can find out which sessions exist.
+
+With a language model configured, each message is first read by it (services/dialogue_llm.py),
+outside the optimistic update so a lost race never calls it twice; whatever it gives is checked,
+and whatever it fails to give the rules give: a model failure never fails the message.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
 from pydantic import BaseModel, Field
 
-from backend.core.deps import ConsultationsDep, KnowledgeDep, rate_limit
+from backend.core.deps import ConsultationsDep, KnowledgeDep, QADep, rate_limit
 from backend.core.errors import AppError
 from backend.core.schemas import StrictModel
 from backend.core.text import CleanText, Language
-from backend.patient.services import dialogue
+from backend.patient.services import dialogue, dialogue_llm
+from backend.patient.services.slot_schema import LLMTurn
 from backend.patient.services.state_store import SessionNotFound, SessionStore
+from backend.patient.services.summary import doctor_summary
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["pre-consultation"], dependencies=[rate_limit("default")])
+
+@contextlib.asynccontextmanager
+async def rules_loaded(app: FastAPI) -> AsyncIterator[None]:
+    """The dialogue's rule files, read and validated in each worker as it starts: a bad file stops the
+    service with one message naming the file and the field, instead of failing the first patient."""
+    await asyncio.to_thread(dialogue.load_rules)
+    yield
+
+
+router = APIRouter(
+    prefix="/api/v1/sessions",
+    tags=["pre-consultation"],
+    dependencies=[rate_limit("default")],
+    lifespan=rules_loaded,
+)
 
 SessionId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND = "Session not found, or it has expired. Start a new one."
+SUBMITTED = "This summary was already submitted; start a new session for a new problem."
 
 
 async def session_token(authorization: Annotated[str | None, Header()] = None) -> str:
@@ -94,9 +118,10 @@ class NewSession(StrictModel):
 
 @router.post("", status_code=201, summary="Start a pre-consultation; keep the token it returns")
 async def create(sessions: SessionsDep, body: NewSession | None = None) -> Created:
-    state = dialogue.new_state()
+    language: Language = body.language if body else "zh"
     # The greeting follows the portal's language; the dialogue then follows the patient's words.
-    reply = dialogue.greeting(body.language if body else "zh")
+    state = dialogue.new_state(language)
+    reply = dialogue.greeting(language)
     state["history"].append({"role": "assistant", "text": reply})
     session_id, token = await sessions.create(state)
     return Created(session_id=session_id, token=token, reply=reply, stage=state["stage"])
@@ -104,12 +129,23 @@ async def create(sessions: SessionsDep, body: NewSession | None = None) -> Creat
 
 @router.post("/{session_id}/messages", summary="Send the patient's next message; get the next question")
 async def message(
-    session_id: SessionId, body: MessageIn, token: TokenDep, sessions: SessionsDep, knowledge: KnowledgeDep
+    session_id: SessionId,
+    body: MessageIn,
+    token: TokenDep,
+    sessions: SessionsDep,
+    knowledge: KnowledgeDep,
+    qa: QADep,
 ) -> MessageOut:
+    turn: LLMTurn | None = None
+    if qa.llm is not None:
+        turn = await dialogue_llm.read_turn(
+            qa.llm, await _load(sessions, session_id, token), body.text, knowledge
+        )
+
     async def change(state: dict[str, Any]) -> str:
         if state.get("record_id"):
-            raise AppError(409, "This summary was already submitted; start a new session for a new problem.")
-        return await dialogue.advance(state, body.text, knowledge)
+            raise AppError(409, SUBMITTED)
+        return await dialogue.advance(state, body.text, knowledge, turn)
 
     try:
         state, reply = await sessions.update(session_id, token, change)
@@ -138,17 +174,21 @@ async def read(session_id: SessionId, token: TokenDep, sessions: SessionsDep) ->
 
 @router.post("/{session_id}/submit", summary="Send the summary to the doctors' inbox")
 async def submit(
-    session_id: SessionId, token: TokenDep, sessions: SessionsDep, consultations: ConsultationsDep
+    session_id: SessionId,
+    token: TokenDep,
+    sessions: SessionsDep,
+    consultations: ConsultationsDep,
+    knowledge: KnowledgeDep,
 ) -> Submitted:
     state = await _load(sessions, session_id, token)
     if state.get("record_id"):
         return Submitted(record_id=state["record_id"])  # submitting twice sends one summary
     if state["triage"] is None:
         raise AppError(409, "The pre-consultation is not finished yet: answer the remaining questions first.")
+    graph = knowledge.graph
     summary = {
-        "collected": state["collected"],
+        **doctor_summary(state, lambda name: graph.name_en("symptom", name)),
         "triage": _public_triage(state["triage"]),
-        "language": state["language"],
         "transcript": [{"role": m["role"], "text": m["text"]} for m in state["history"]],
     }
     record = await consultations.submit(

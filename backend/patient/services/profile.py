@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from backend.core.rules import load_rules
+from backend.patient.services.wordlists import CN_NUMERALS, any_pattern, parse_number, word_pattern
 
 RULES_PATH = Path(__file__).resolve().parents[1] / "rules" / "who.toml"
 
@@ -54,11 +55,17 @@ class _Age(BaseModel):
     elderly: list[str]
 
 
+class _Answer(BaseModel):
+    male: list[str]
+    female: list[str]
+
+
 class WhoRules(BaseModel):
     subject: _Subject
     sex: _Sex
     pregnancy: _Pregnancy
     age: _Age
+    answer: _Answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +83,6 @@ class Profile:
         return Profile(age, sex or self.sex, self.pregnant if sex != "male" else False, self.subject, group)
 
 
-def _words(words: list[str]) -> re.Pattern[str]:
-    """One pattern for a word list: Chinese anywhere, English (ASCII) as whole words."""
-    parts = [
-        rf"(?<![a-z]){re.escape(word)}(?![a-z])" if word.isascii() else re.escape(word)
-        for word in sorted(words, key=len, reverse=True)
-    ]
-    return re.compile("|".join(parts), re.IGNORECASE)
-
-
-def _any(patterns: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns), re.IGNORECASE)
-
-
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     child: re.Pattern[str]
@@ -104,6 +98,8 @@ class _Compiled:
     not_pregnant: re.Pattern[str]
     infant: re.Pattern[str]
     elderly: re.Pattern[str]
+    answer_male: frozenset[str]
+    answer_female: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -111,28 +107,33 @@ def _rules() -> _Compiled:
     rules = load_rules(RULES_PATH, WhoRules)
     sex, pregnancy = rules.sex, rules.pregnancy
     return _Compiled(
-        child=_words(rules.subject.child),
-        relative=_words(rules.subject.relative),
-        male=_words(sex.male),
-        female=_words(sex.female),
-        male_short=_any(sex.male_patterns),
-        female_short=_any(sex.female_patterns),
-        male_anatomy=_words(sex.male_anatomy),
-        female_anatomy=_words(sex.female_anatomy),
-        pregnant=_any([_words(pregnancy.pregnant).pattern, *pregnancy.pregnant_patterns]),
-        possible=_any(pregnancy.possible_patterns),
-        not_pregnant=_words(pregnancy.not_pregnant),
-        infant=_words(rules.age.infant),
-        elderly=_words(rules.age.elderly),
+        child=word_pattern(rules.subject.child),
+        relative=word_pattern(rules.subject.relative),
+        male=word_pattern(sex.male),
+        female=word_pattern(sex.female),
+        male_short=any_pattern(sex.male_patterns),
+        female_short=any_pattern(sex.female_patterns),
+        male_anatomy=word_pattern(sex.male_anatomy),
+        female_anatomy=word_pattern(sex.female_anatomy),
+        pregnant=any_pattern([word_pattern(pregnancy.pregnant).pattern, *pregnancy.pregnant_patterns]),
+        possible=any_pattern(pregnancy.possible_patterns),
+        not_pregnant=word_pattern(pregnancy.not_pregnant),
+        infant=word_pattern(rules.age.infant),
+        elderly=word_pattern(rules.age.elderly),
+        answer_male=frozenset(word.lower() for word in rules.answer.male),
+        answer_female=frozenset(word.lower() for word in rules.answer.female),
     )
 
 
-_CN_NUMBER = "零一二两三四五六七八九十百"
-_CN_VALUES = dict(zip("零一二两三四五六七八九", (0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
+_CN_NUMBER = CN_NUMERALS
 _NUMBER = rf"(\d{{1,3}}(?:\.\d)?|[{_CN_NUMBER}]{{1,4}})"
 _YEARS = re.compile(
     rf"{_NUMBER}\s*(?:周岁|岁)(半)?|(?:今年|年龄|年纪)\s*(?:是|有)?\s*(\d{{1,3}})(?!\s*(?:年|月|天|个|次|斤|公斤|kg))"
-    r"|(\d{1,3})\s*-?\s*(?:years?|yrs?)[\s-]*old|\baged?\s*(\d{1,3})\b|\b(\d{1,3})\s*y/?o\b",
+    r"|(\d{1,3})\s*-?\s*(?:years?|yrs?)[\s-]*old|\baged?\s*(\d{1,3})\b|\b(\d{1,3})\s*y/?o\b"
+    # "I'm 42", "42 male", "35女": an age beside the words that say who, never before a unit.
+    r"|\bi'?\s*a?m\s+(\d{1,3})\b"
+    r"(?!\s*(?:%|kg|kgs|lbs?|cm|days?|weeks?|months?|years? ago|times|degrees?|[.]\d))"
+    r"|(?<![\d.])(\d{1,3})\s*,?\s*(?:male|female|man|woman|m|f)\b|(?<![\d.])(\d{1,3})\s*[男女](?:性|士|生)?(?![\u4e00-\u9fff])",
     re.IGNORECASE,
 )
 # Months and days are an age only beside a baby ("5个月大", "宝宝3个月"): "疼了3个月" is a duration.
@@ -149,32 +150,19 @@ _DAYS = re.compile(
 )
 
 
-def _number(raw: str) -> float | None:
-    """A number written in digits or in Chinese numerals up to 199 ("三十五", "十四", "两")."""
-    if raw[0].isdigit():
-        return float(raw)
-    if any(ch not in _CN_VALUES and ch not in "十百" for ch in raw):
-        return None
-    if "十" not in raw:
-        return float(_CN_VALUES[raw[-1]]) if len(raw) == 1 else None
-    tens, _, ones = raw.partition("十")
-    value = (_CN_VALUES.get(tens, 0) if tens else 1) * 10 + (_CN_VALUES.get(ones, 0) if ones else 0)
-    return float(value)
-
-
 def _ages(text: str) -> list[float]:
     """Every age stated in the text, in years, in the order they appear."""
     found: list[tuple[int, float]] = []
     for match in _YEARS.finditer(text):
         groups = match.groups()
-        raw = next((g for g in (groups[0], groups[2], groups[3], groups[4], groups[5]) if g), None)
-        value = _number(raw) if raw else None
+        raw = next((g for g in (groups[0], *groups[2:]) if g), None)
+        value = parse_number(raw) if raw else None
         if value is not None and value <= 120:
             found.append((match.start(), value + (0.5 if groups[1] else 0.0)))
     for pattern, unit in ((_MONTHS, 12.0), (_DAYS, 365.0)):
         for match in pattern.finditer(text):
             raw = next((g for g in match.groups() if g), None)
-            value = _number(raw) if raw else None
+            value = parse_number(raw) if raw else None
             if value is not None:
                 found.append((match.start(), round(value / unit, 2)))
     return [age for _, age in sorted(found)]
@@ -232,3 +220,32 @@ def read_profile(text: str) -> Profile:
         elif rules.elderly.search(text):
             group = "elderly"
     return Profile(age=age, sex=sex, pregnant=pregnant, subject=subject, age_group=group)
+
+
+# Separators of a short answer's parts: "35, F", "女/35", "42 male".
+_ANSWER_PARTS = re.compile(r"[\s,，、;；/:：.。]+")
+_ANSWER_AGE = re.compile(rf"{_NUMBER}\s*(?:周岁|岁|y|yo|yrs?|years?)?", re.IGNORECASE)
+MAX_ANSWER_PARTS = 4
+
+
+def read_answer(text: str) -> tuple[float | None, Sex | None]:
+    """Age and sex from a short answer to "your age and sex?", such as "35, F" or "女 35".
+
+    Only an answer made of nothing but a number and a sex word counts: "3" in "头痛3天" is no age.
+    """
+    parts = [part for part in _ANSWER_PARTS.split(text.strip().lower()) if part]
+    if not parts or len(parts) > MAX_ANSWER_PARTS:
+        return None, None
+    rules = _rules()
+    age: float | None = None
+    sex: Sex | None = None
+    for part in parts:
+        if part in rules.answer_male or part in rules.answer_female:
+            sex = "male" if part in rules.answer_male else "female"
+            continue
+        match = _ANSWER_AGE.fullmatch(part)
+        value = parse_number(match.group(1)) if match else None
+        if value is None or not 0 < value <= 120 or age is not None:
+            return None, None
+        age = value
+    return age, sex

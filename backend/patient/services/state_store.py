@@ -2,7 +2,7 @@
 
 One session is one Redis string, `{prefix}session:{session_id}`, holding an orjson document:
 
-    {"schema": 1, "version": 7, "token_sha256": "<hex>", "created_at": 1.7e9, "updated_at": 1.7e9,
+    {"schema": 2, "version": 7, "token_sha256": "<hex>", "created_at": 1.7e9, "updated_at": 1.7e9,
      "state": {...}}
 
 Design:
@@ -55,8 +55,9 @@ from redis.exceptions import WatchError
 
 from backend.core.errors import DependencyUnavailable
 from backend.core.redis import REDIS_UNAVAILABLE, RedisClient
+from backend.patient.services.dialogue_state import upgrade_from_v1
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 T = TypeVar("T")
 
@@ -65,8 +66,17 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 Document = dict[str, Any]
 
-# _UPGRADERS[n] turns a schema-n document into a schema-(n+1) one. Empty while only schema 1 exists.
-_UPGRADERS: dict[int, Callable[[Document], Document]] = {}
+
+def _to_slot_filling(document: Document) -> Document:
+    """Schema 2: the pre-consultation's state as slots (dialogue_state.py); schema 1 was a fixed form."""
+    state = document.get("state")
+    if isinstance(state, dict):
+        document["state"] = upgrade_from_v1(state)
+    return document  # a state that is not an object is refused by _decode after the upgrades
+
+
+# _UPGRADERS[n] turns a schema-n document into a schema-(n+1) one.
+_UPGRADERS: dict[int, Callable[[Document], Document]] = {1: _to_slot_filling}
 
 
 class StoreUnavailable(DependencyUnavailable):

@@ -14,7 +14,21 @@ setupI18n(STRINGS, "medqa.patient.lang");
 bindLanguageToggle($("#lang-toggle"));
 
 const SESSION_KEY = "medqa.patient.session";
-const STEPS = { complaint: 1, duration: 2, severity: 3, symptoms: 4, profile: 5, profile_again: 5, history: 6 };
+// The dialogue asks only what is still missing, in this order: a step it skips is simply not shown.
+const STEPS = {
+  complaint: 1,
+  duration: 2,
+  severity: 3,
+  symptoms: 4,
+  profile: 5,
+  age: 5,
+  sex: 5,
+  pregnancy: 5,
+  history: 6,
+  past_illnesses: 6,
+  allergies: 6,
+  medications: 6,
+};
 
 // --- tabs -------------------------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ async def test_create_then_load_round_trips_and_stores_only_the_token_hash() -> 
         assert token.encode() not in stored
         document = orjson.loads(stored)
         assert document["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
-        assert document["schema"] == SCHEMA_VERSION == 1
+        assert document["schema"] == SCHEMA_VERSION == 2
         assert document["version"] == 1
         assert document["state"] == state
         assert abs(document["created_at"] - time.time()) < 60
@@ -487,7 +487,13 @@ async def test_an_unreadable_document_is_refused(document: dict[str, Any]) -> No
 @synchronous
 async def test_a_document_of_the_current_schema_written_by_hand_is_read() -> None:
     async with environment() as env:
-        current = {"schema": 1, "version": 3, "created_at": 1.0, "updated_at": 2.0, "state": {"history": [1]}}
+        current = {
+            "schema": SCHEMA_VERSION,
+            "version": 3,
+            "created_at": 1.0,
+            "updated_at": 2.0,
+            "state": {"history": [1]},
+        }
         session_id, token = await plant(env, current)
         assert await env.store.load(session_id, token) == {"history": [1]}
         await env.store.update(session_id, token, appender(2))

@@ -318,6 +318,120 @@ function scored(items, linkToCard = false) {
   );
 }
 
+// The patient's part of a summary. Format 2 (slot filling) says what was said, what was denied and
+// what was not asked or not answered; older records (no "format") hold only "collected", with
+// history and allergies as text. Both stay readable.
+const SLOT_ORDER = [
+  "chief_complaint", "subject", "sites", "duration", "severity", "symptoms", "age", "sex", "pregnant",
+  "past_illnesses", "allergies", "medications",
+];
+
+const slotLabel = (name) => (has(`slot.${name}`) ? t(`slot.${name}`) : String(name));
+const listOf = (value) => (Array.isArray(value) ? value.map((item) => String(item ?? "")).filter(Boolean) : []);
+
+function symptomNames(summary, names) {
+  const english = lang() === "en" && summary.names_en && typeof summary.names_en === "object" ? summary.names_en : {};
+  return listOf(names).map((name) => (typeof english[name] === "string" && english[name] ? english[name] : name));
+}
+
+function slotValue(summary, name, value) {
+  if (value === null || value === undefined) return null;
+  switch (name) {
+    case "sites":
+      return (Array.isArray(value) ? value : [])
+        .map((site) => (site && typeof site === "object" ? (lang() === "en" ? site.en : site.zh) || site.code : site))
+        .filter(Boolean)
+        .join(joiner());
+    case "duration": {
+      const text = typeof value === "object" ? String(value.text ?? "") : String(value);
+      const days = typeof value === "object" ? Number(value.days) : NaN;
+      return Number.isFinite(days) && days > 0
+        ? `${text} (${t("cons.days", { n: formatNumber(days, days < 1 ? 1 : 0) })})`
+        : text;
+    }
+    case "severity": {
+      if (typeof value !== "object") return String(value);
+      const score = Number.isFinite(Number(value.score)) ? `${value.score}/10` : "";
+      const words = value.text && String(value.text) !== String(value.score) ? String(value.text) : "";
+      return [score, words ? `(${words})` : ""].filter(Boolean).join(" ");
+    }
+    case "symptoms":
+      return symptomNames(summary, value).join(joiner());
+    case "age":
+      return Number.isFinite(Number(value)) ? formatNumber(Number(value), 2) : String(value);
+    case "sex":
+      return value === "male" || value === "female" ? t(`sex.${value}`) : String(value);
+    case "pregnant":
+      return value === true ? t("cons.pregnant_yes") : String(value);
+    case "subject":
+      return has(`subject.${value}`) ? t(`subject.${value}`) : String(value);
+    default:
+      return Array.isArray(value) ? listOf(value).join(joiner()) : String(value);
+  }
+}
+
+function renderSlots(summary) {
+  const said = summary.said && typeof summary.said === "object" ? summary.said : {};
+  const denied = summary.denied && typeof summary.denied === "object" ? summary.denied : {};
+  const notAnswered = summary.not_answered && typeof summary.not_answered === "object" ? summary.not_answered : {};
+  const known = [...SLOT_ORDER, ...Object.keys(said).filter((name) => !SLOT_ORDER.includes(name))];
+  const deniedSlots = listOf(denied.slots);
+  const labels = (names) => listOf(names).map(slotLabel).join(joiner());
+  const unanswered = [
+    labels(notAnswered.slots),
+    symptomNames(summary, notAnswered.symptoms).length
+      ? `${t("slot.symptoms")}: ${symptomNames(summary, notAnswered.symptoms).join(joiner())}`
+      : "",
+  ].filter(Boolean);
+  const llm = listOf(summary.filled_by_llm);
+  const deniedFacts = [
+    field(t("slot.symptoms"), symptomNames(summary, denied.symptoms).join(joiner())),
+    deniedSlots.map((name) => field(slotLabel(name), t(name === "pregnant" ? "cons.not_pregnant" : "cons.none"))),
+  ].flat(Infinity).filter(Boolean);
+  const gapFacts = [
+    field(t("cons.not_answered"), unanswered.join("; ")),
+    field(t("cons.not_asked"), labels(summary.not_asked)),
+  ].flat(Infinity).filter(Boolean);
+  // A section with nothing in it says so: "nothing denied" is itself something a doctor reads.
+  const section = (className, facts) =>
+    facts.length ? h("dl", { class: `facts ${className}` }, facts) : h("p", { class: `hint ${className}` }, t("cons.nothing"));
+  return [
+    h("h3", {}, t("cons.said")),
+    h(
+      "dl",
+      { class: "facts facts-said" },
+      known.map((name) => field(slotLabel(name), slotValue(summary, name, said[name]))),
+      field(t("cons.conflicting"), symptomNames(summary, summary.conflicting).join(joiner())),
+      field(t("cons.notes"), summary.collected?.notes),
+    ),
+    h("h3", {}, t("cons.denied")),
+    section("facts-denied", deniedFacts),
+    h("h3", {}, t("cons.gaps")),
+    section("facts-gaps", gapFacts),
+    llm.length ? h("p", { class: "hint" }, t("cons.filled_by_llm", { slots: labels(llm) })) : null,
+  ];
+}
+
+function renderLegacy(collected, sex) {
+  return [
+    h("h3", {}, t("cons.patient")),
+    h(
+      "dl",
+      { class: "facts" },
+      field(t("cons.chief_complaint"), collected.chief_complaint),
+      field(t("cons.duration"), collected.duration),
+      field(t("cons.severity"), collected.severity === null || collected.severity === undefined ? null : String(collected.severity)),
+      field(t("cons.symptoms"), (collected.symptoms || []).join(joiner())),
+      field(t("cons.denied_symptoms"), (collected.denied_symptoms || []).join(joiner())),
+      field(t("cons.age"), collected.age === null || collected.age === undefined ? null : formatNumber(collected.age, 2)),
+      field(t("cons.sex"), sex),
+      field(t("cons.history"), collected.history),
+      field(t("cons.allergies"), collected.allergies),
+      field(t("cons.notes"), collected.notes),
+    ),
+  ];
+}
+
 function renderRecord(record) {
   const summary = record.summary || {};
   const collected = summary.collected || {};
@@ -334,24 +448,8 @@ function renderRecord(record) {
     ),
   ];
   if (triage?.emergency) parts.push(h("div", { class: "banner-emergency" }, t("cons.emergency")));
-  parts.push(
-    h("h3", {}, t("cons.patient")),
-    h(
-      "dl",
-      { class: "facts" },
-      field(t("cons.chief_complaint"), collected.chief_complaint),
-      field(t("cons.duration"), collected.duration),
-      field(t("cons.severity"), collected.severity === null || collected.severity === undefined ? null : String(collected.severity)),
-      field(t("cons.symptoms"), (collected.symptoms || []).join(joiner())),
-      field(t("cons.denied_symptoms"), (collected.denied_symptoms || []).join(joiner())),
-      field(t("cons.age"), collected.age === null || collected.age === undefined ? null : formatNumber(collected.age, 2)),
-      field(t("cons.sex"), sex),
-      field(t("cons.history"), collected.history),
-      field(t("cons.allergies"), collected.allergies),
-      field(t("cons.notes"), collected.notes),
-      field(t("cons.language"), language),
-    ),
-  );
+  parts.push(...(Number(summary.format) >= 2 ? renderSlots(summary) : renderLegacy(collected, sex)));
+  parts.push(h("dl", { class: "facts" }, field(t("cons.language"), language)));
   if (triage) {
     parts.push(
       h("h3", {}, t("cons.triage")),
