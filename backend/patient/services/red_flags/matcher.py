@@ -37,6 +37,14 @@ class Concept:
     spec: ConceptSpec
     zh: re.Pattern[str] | None
     en: re.Pattern[str] | None
+    # Read from `spec` once: the matcher asks on every message.
+    measures: bool = field(init=False)
+    ages: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        ages = self.spec.age_below is not None or self.spec.age_at_most is not None
+        object.__setattr__(self, "ages", ages)
+        object.__setattr__(self, "measures", self.spec.has_measure or ages)
 
     def excluded(self, clause: str, start: int, end: int) -> bool:
         before, after = clause[:start], clause[end:]
@@ -60,9 +68,9 @@ class Concept:
         return self.of_age(measure.value)
 
     def of_age(self, years: float) -> bool:
-        spec = self.spec
-        if spec.age_below is None and spec.age_at_most is None:
+        if not self.ages:
             return False
+        spec = self.spec
         below = spec.age_below is None or years < spec.age_below
         at_most = spec.age_at_most is None or years <= spec.age_at_most
         return below and at_most
@@ -118,8 +126,7 @@ class Message:
         return found
 
     def _find(self, concept: Concept) -> frozenset[int]:
-        spec = concept.spec
-        if (spec.if_pregnant and self.pregnant) or (
+        if (concept.spec.if_pregnant and self.pregnant) or (
             self.age_years is not None and concept.of_age(self.age_years)
         ):
             return self.sentences
@@ -131,7 +138,7 @@ class Message:
                 if pattern is not None and self._hit(concept, pattern, clause.text):
                     found.add(clause.sentence)
                     break
-        if spec.has_measure or spec.age_below is not None or spec.age_at_most is not None:
+        if concept.measures:
             for clause, measure in self._all_measures():
                 if concept.measured(measure) and not self.negation.denies(clause.text[: measure.start]):
                     found.add(clause.sentence)

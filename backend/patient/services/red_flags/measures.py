@@ -106,6 +106,8 @@ _NOT_BODY_AFTER: Final = re.compile(
 )
 _RANGE: Final = r"\s*(?:到|至|-|~|to)\s*"
 _RANGE_BEFORE: Final = re.compile(rf"{_NUMBER}{_RANGE}\Z")
+_RANGE_AFTER: Final = re.compile(rf"{_RANGE}{_NUMBER}")
+_NUMBERS: Final = re.compile(_NUMBER)
 
 
 def _celsius(value: float, unit: str | None) -> float | None:
@@ -115,7 +117,7 @@ def _celsius(value: float, unit: str | None) -> float | None:
 
 
 def _temperatures(clause: str) -> Iterator[Measure]:
-    for match in re.finditer(_NUMBER, clause):
+    for match in _NUMBERS.finditer(clause):
         value = number(match.group())
         if value is None:
             continue
@@ -124,7 +126,7 @@ def _temperatures(clause: str) -> Iterator[Measure]:
         unit_match = _TEMP_UNIT.match(tail)
         if unit_match is None:
             # "39到40度": the first number of a range counts as the second does.
-            following = re.match(rf"{_RANGE}{_NUMBER}", tail)
+            following = _RANGE_AFTER.match(tail)
             ranged = following is not None and _TEMP_UNIT.match(tail[following.end() :]) is not None
             if not (ranged or context or _RANGE_BEFORE.search(head)):
                 continue
@@ -159,7 +161,7 @@ _NOT_RATE: Final = re.compile(
 
 
 def _heart_rates(clause: str) -> Iterator[Measure]:
-    for match in re.finditer(_NUMBER, clause):
+    for match in _NUMBERS.finditer(clause):
         value = number(match.group())
         if value is None or not 20 <= value <= 300:
             continue
