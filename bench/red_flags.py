@@ -4,9 +4,10 @@
 
 The probe set (tests/fixtures/red_flags/probes.jsonl) holds emergencies as patients put them, each
 labelled with the flag it should raise (`expect`), and ordinary complaints (`expect: null`, most
-with the class they sit close to in `near`). Two parts: "dev" probes were written before the
-patterns and their misses were looked at; "blind" probes were written after, and are only measured,
-never used to change a rule, so their figures are the honest ones. Printed, for each part:
+with the class they sit close to in `near`). Two parts: "dev" probes, whose misses were studied to
+improve the rules (by class, never by sentence); "blind" probes, written after the last change to
+the rules and only ever measured, so their figures are the honest ones. When a blind miss leads to a
+change, its probes move to "dev" and a fresh blind part is written. Printed, for each part:
 - recall per class and language: the share of a class's probes that raise that class's flag;
 - emergency recall: the share of all emergencies that raise some flag (what the patient sees:
   emergency advice first);

@@ -269,6 +269,11 @@ NEIGHBOURS = [
     "我两个月前做了手术，现在有点低烧",
     "my smartwatch showed 45 bpm while I was asleep",
     "没有不舒服，想咨询一下体检报告",
+    # A disease named as history or in a general question is not an emergency now.
+    "我爸去年心梗过，现在想问饮食要注意什么",
+    "中风有什么早期症状",
+    "I had a stroke five years ago, what should I eat?",
+    "宫外孕手术后多久可以再怀孕",
 ]
 
 
@@ -332,6 +337,13 @@ def test_what_the_dialogue_knows_counts() -> None:
     assert codes("发烧38度", 0.2) == ["infant_fever"]
     # Known facts alone, with nothing said, never fire.
     assert codes("你好", 0.1, pregnant=True) == []
+
+
+def test_a_named_emergency_now_fires_even_with_a_history_of_it() -> None:
+    assert codes("我爸好像心梗了") == ["chest_pain"]
+    assert codes("I think he is having a stroke") == ["stroke_signs"]
+    # The symptom fires whatever else is said.
+    assert codes("以前有过心梗，现在又胸口疼") == ["chest_pain"]
 
 
 def test_a_more_specific_flag_replaces_the_general_one() -> None:

@@ -20,7 +20,7 @@ Kind = Literal["temperature", "heart_rate", "systolic", "diastolic", "age"]
 _CN_DIGITS: Final = dict(
     zip("零〇一二两俩三四五六七八九", (0, 0, 1, 2, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True)
 )
-_CN_NUMBER: Final = r"[零〇一二两俩三四五六七八九十百]{1,6}"
+_CN_NUMBER: Final = r"[零〇一二两俩三四五六七八九十百几]{1,6}"
 _NUMBER: Final = rf"(?:[0-9]{{1,3}}(?:\.[0-9]{{1,2}})?|{_CN_NUMBER}(?:点[零一二三四五六七八九])?)"
 _EN_WORDS: Final = {
     "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -33,6 +33,9 @@ _EN_NUMBER: Final = r"(?:[0-9]{1,3}(?:\.[0-9])?|" + "|".join(sorted(_EN_WORDS, k
 def _below_hundred(text: str) -> int | None:
     if not text:
         return 0
+    if text.endswith("几"):  # "三十几" is 30-something: counted as the middle, 35
+        base = _below_hundred(text[:-1]) if len(text) > 1 else 0
+        return None if base is None or base % 10 else base + 5
     if "十" in text:
         tens, _, ones = text.partition("十")
         if len(tens) > 1 or len(ones) > 1:
@@ -56,6 +59,8 @@ def cn_number(text: str) -> float | None:
             below = _below_hundred(rest[1:])
         elif len(rest) == 1 and rest in _CN_DIGITS:
             below = _CN_DIGITS[rest] * 10  # "一百八" is 180
+        elif rest == "几":
+            below = 50  # "一百几" is a hundred and something
         else:
             below = _below_hundred(rest)
         value = None if below is None else count * 100 + below
@@ -91,7 +96,7 @@ _TEMP_UNIT: Final = re.compile(
     r"\s*(?:(?P<f>°f|华氏度|degrees? f(?:ahrenheit)?\b|f\b)|(?P<c>°c|摄氏度|degrees? c(?:elsius)?\b|c\b)"
     r"|度|°|degrees?\b)"
     r"(?P<tail>多|半|[0-9一二三四五六七八九](?![0-9]))?"
-    r"|\s*on the thermometer"
+    r"|\s*on the thermometer|\s+fever"
 )
 _TEMP_CONTEXT: Final = re.compile(
     r"(?:发烧|发热|高烧|高热|低烧|烧到|烧了|烧得|烧|体温|温度|(?<![a-z])(?:fever(?: of)?|temp(?:erature)?"
@@ -151,8 +156,9 @@ _RATE_CONTEXT: Final = re.compile(
     r"(?:心跳|心率|脉搏|脉|一分钟|每分钟|1分钟|一分|每分|(?<![a-z])(?:heart ?rate|pulse|hr|heart(?:beat)?"
     r"(?: is| was| has been| keeps)?(?: racing| beating| pounding| going| running| up| down)?))"
     r"(?:\s*(?:是|有|到|达|都|快|慢|跳|跳了|了|才|只有|只|大概|差不多|超过|高达|一直|在|一分钟|每分钟|测|测了|显示"
-    r"|at|of|is|was|around|about|over|above|to|like|hit|reached|nearly|almost|up to|only|just|down to"
-    r"|under|below|~)){0,4}\s*\Z"
+    r"|突然|一下子|(?:掉|降|低|飙|升|涨|快)到|at|of|is|was|around|about|over|above|to|like|hit|reached|nearly"
+    r"|almost|up to|only|just|down to|under|below|suddenly|dropped|dropped to|went up to|went to|jumped to"
+    r"|shot up to|is now|now|reads|showed|says|spiked to|~)){0,4}\s*\Z"
 )
 _BPM: Final = re.compile(r"\s*(?:bpm|beats? (?:a|per|/|each) ?min(?:ute)?)")
 _NOT_RATE: Final = re.compile(
