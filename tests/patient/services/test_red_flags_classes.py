@@ -273,6 +273,8 @@ NEIGHBOURS = [
     "我爸去年心梗过，现在想问饮食要注意什么",
     "中风有什么早期症状",
     "I had a stroke five years ago, what should I eat?",
+    "how do I know if I'm having a heart attack?",
+    "I think I have food poisoning, diarrhoea since last night",
     "宫外孕手术后多久可以再怀孕",
 ]
 
@@ -383,6 +385,11 @@ def test_a_heart_rate_is_read_in_every_common_form(text: str) -> None:
 
 def test_a_fast_but_not_extreme_rate_with_mild_dizziness_is_not_an_arrhythmia_flag() -> None:
     assert codes("心率120，头晕") == []
+
+
+def test_bleeding_that_keeps_flowing_counts_across_clauses_of_one_sentence() -> None:
+    assert codes("孩子鼻子出血，塞了纸巾还是不停地流") == ["heavy_bleeding"]
+    assert codes("鼻子出过血。现在眼泪不停地流") == []
 
 
 def test_a_burn_counts_by_its_extent_and_site_in_the_same_sentence() -> None:

@@ -61,6 +61,8 @@ def cn_number(text: str) -> float | None:
             below = _CN_DIGITS[rest] * 10  # "一百八" is 180
         elif rest == "几":
             below = 50  # "一百几" is a hundred and something
+        elif len(rest) == 2 and rest[0] in _CN_DIGITS and rest[1] in _CN_DIGITS:
+            below = _CN_DIGITS[rest[0]] * 10 + 5  # "一百六七" is 160 to 170
         else:
             below = _below_hundred(rest)
         value = None if below is None else count * 100 + below
@@ -156,7 +158,7 @@ _RATE_CONTEXT: Final = re.compile(
     r"(?:心跳|心率|脉搏|脉|一分钟|每分钟|1分钟|一分|每分|(?<![a-z])(?:heart ?rate|pulse|hr|heart(?:beat)?"
     r"(?: is| was| has been| keeps)?(?: racing| beating| pounding| going| running| up| down)?))"
     r"(?:\s*(?:是|有|到|达|都|快|慢|跳|跳了|了|才|只有|只|大概|差不多|超过|高达|一直|在|一分钟|每分钟|测|测了|显示"
-    r"|突然|一下子|(?:掉|降|低|飙|升|涨|快)到|at|of|is|was|around|about|over|above|to|like|hit|reached|nearly"
+    r"|突然|一下子|(?:掉|降|低|飙|升|涨|快|加快|加速|变)到|at|of|is|was|around|about|over|above|to|like|hit|reached|nearly"
     r"|almost|up to|only|just|down to|under|below|suddenly|dropped|dropped to|went up to|went to|jumped to"
     r"|shot up to|is now|now|reads|showed|says|spiked to|~)){0,4}\s*\Z"
 )
