@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.red_flags import Probe, evaluate, load_probes
 from backend.patient.services.red_flags import red_flags
+from bench.red_flags import Probe, evaluate, load_probes
 
 
 def test_recall_and_false_alarms_are_counted_per_class_and_language() -> None:
