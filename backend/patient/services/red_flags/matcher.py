@@ -86,13 +86,15 @@ class Rule:
     def fires(self, message: Message) -> bool:
         present = []
         for group in self.groups:
-            sentences = frozenset[int]().union(*(message.present(concept) for concept in group))
+            sentences = message.present(group[0])
+            for concept in group[1:]:
+                sentences = sentences | message.present(concept)
             if not sentences:
                 return False
             present.append(sentences)
         if self.within_sentence and not frozenset.intersection(*present):
             return False
-        return not any(message.present(concept) for concept in self.unless)
+        return all(not message.present(concept) for concept in self.unless)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,20 +104,35 @@ class Flag:
     replaces: frozenset[str]
 
 
-@dataclass
+_EMPTY: frozenset[int] = frozenset()
+
+
+def _candidate(pattern: re.Pattern[str] | None, text: str) -> re.Pattern[str] | None:
+    """`pattern` if it has a hit somewhere in `text` (to be checked clause by clause), else None."""
+    return pattern if pattern is not None and text and pattern.search(text) else None
+
+
 class Message:
     """One message being matched: its clauses, what the caller knows, and what was found so far."""
 
-    clauses: list[Clause]
-    negation: Negation
-    age_years: float | None
-    pregnant: bool
-    _present: dict[str, frozenset[int]] = field(default_factory=dict)
-    _measures: list[tuple[Clause, Measure]] | None = None
+    __slots__ = ("_measures", "_present", "age_years", "clauses", "en_text", "negation", "pregnant")
+    __slots__ += ("sentences", "zh_text")
 
-    @property
-    def sentences(self) -> frozenset[int]:
-        return frozenset(clause.sentence for clause in self.clauses)
+    def __init__(
+        self, clauses: list[Clause], negation: Negation, age_years: float | None, pregnant: bool
+    ) -> None:
+        self.clauses = clauses
+        self.negation = negation
+        self.age_years = age_years
+        self.pregnant = pregnant
+        self.sentences = frozenset(clause.sentence for clause in clauses)
+        # Each language's clauses in one string: most concepts are absent from most messages, and one
+        # search over the whole message says so at the cost of a single call. Joined with a line
+        # break, which no pattern crosses meaningfully, so a hit there is then checked clause by clause.
+        self.zh_text = "\n".join(clause.text for clause in clauses if clause.cjk)
+        self.en_text = "\n".join(clause.text for clause in clauses if clause.latin)
+        self._present: dict[str, frozenset[int]] = {}
+        self._measures: list[tuple[Clause, Measure]] | None = None
 
     def present(self, concept: Concept) -> frozenset[int]:
         """The sentences in which `concept` is present (all of them when the caller's facts say so)."""
@@ -130,19 +147,24 @@ class Message:
             self.age_years is not None and concept.of_age(self.age_years)
         ):
             return self.sentences
+        zh = _candidate(concept.zh, self.zh_text)
+        en = _candidate(concept.en, self.en_text)
+        if zh is None and en is None and not concept.measures:
+            return _EMPTY
         found: set[int] = set()
-        for clause in self.clauses:
-            if clause.sentence in found:
-                continue
-            for pattern in (concept.zh if clause.cjk else None, concept.en if clause.latin else None):
-                if pattern is not None and self._hit(concept, pattern, clause.text):
+        if zh is not None or en is not None:
+            for clause in self.clauses:
+                if clause.sentence in found:
+                    continue
+                if (zh is not None and clause.cjk and self._hit(concept, zh, clause.text)) or (
+                    en is not None and clause.latin and self._hit(concept, en, clause.text)
+                ):
                     found.add(clause.sentence)
-                    break
         if concept.measures:
             for clause, measure in self._all_measures():
                 if concept.measured(measure) and not self.negation.denies(clause.text[: measure.start]):
                     found.add(clause.sentence)
-        return frozenset(found)
+        return frozenset(found) if found else _EMPTY
 
     def _hit(self, concept: Concept, pattern: re.Pattern[str], text: str) -> bool:
         for match in pattern.finditer(text):

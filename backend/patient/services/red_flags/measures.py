@@ -117,6 +117,18 @@ _RANGE_AFTER: Final = re.compile(rf"{_RANGE}{_NUMBER}")
 _NUMBERS: Final = re.compile(_NUMBER)
 
 
+# The words that make a number a measurement stand just before it: the patterns that read them end
+# at the number (\Z), and are searched in the last characters only, not the whole clause each time.
+_WINDOW: Final = 40
+
+
+def _ending(pattern: re.Pattern[str], head: str) -> int | None:
+    """Where a match of `pattern` that ends `head` starts, or None."""
+    offset = max(0, len(head) - _WINDOW)
+    found = pattern.search(head, offset)
+    return None if found is None else found.start()
+
+
 def _celsius(value: float, unit: str | None) -> float | None:
     if unit == "f" or (unit is None and 93 <= value <= 112):
         value = (value - 32) * 5 / 9
@@ -129,20 +141,20 @@ def _temperatures(clause: str) -> Iterator[Measure]:
         if value is None:
             continue
         head, tail = clause[: match.start()], clause[match.end() :]
-        context = _TEMP_CONTEXT.search(head)
+        context = _ending(_TEMP_CONTEXT, head)
         unit_match = _TEMP_UNIT.match(tail)
         if unit_match is None:
             # "39到40度": the first number of a range counts as the second does.
             following = _RANGE_AFTER.match(tail)
             ranged = following is not None and _TEMP_UNIT.match(tail[following.end() :]) is not None
-            if not (ranged or context or _RANGE_BEFORE.search(head)):
+            if not (ranged or context is not None or _ending(_RANGE_BEFORE, head) is not None):
                 continue
             rest = tail
         else:
             extra = unit_match.group("tail")
             value += 0.5 if extra in ("多", "半") else (number(extra) or 0) / 10 if extra else 0
             rest = tail[unit_match.end() :]
-        if _NOT_BODY_BEFORE.search(head) or _NOT_BODY_AFTER.match(rest):
+        if _ending(_NOT_BODY_BEFORE, head) is not None or _NOT_BODY_AFTER.match(rest):
             continue
         unit = None
         if unit_match is not None:
@@ -150,7 +162,7 @@ def _temperatures(clause: str) -> Iterator[Measure]:
         celsius = _celsius(value, unit)
         if celsius is not None:
             # The denial check reads what stands before "烧到" in "没有烧到40度".
-            yield Measure("temperature", celsius, context.start() if context else match.start())
+            yield Measure("temperature", celsius, match.start() if context is None else context)
 
 
 # --- heart rate ---------------------------------------------------------------------------------
@@ -174,11 +186,11 @@ def _heart_rates(clause: str) -> Iterator[Measure]:
         if value is None or not 20 <= value <= 300:
             continue
         head, tail = clause[: match.start()], clause[match.end() :]
-        context = _RATE_CONTEXT.search(head)
-        if _NOT_RATE.match(tail) or not (_BPM.match(tail) or context):
+        context = _ending(_RATE_CONTEXT, head)
+        if _NOT_RATE.match(tail) or not (_BPM.match(tail) or context is not None):
             continue
         value += 0.5 if tail.lstrip().startswith("多") else 0
-        yield Measure("heart_rate", value, context.start() if context else match.start())
+        yield Measure("heart_rate", value, match.start() if context is None else context)
 
 
 # --- blood pressure -----------------------------------------------------------------------------
