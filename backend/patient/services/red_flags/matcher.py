@@ -115,8 +115,17 @@ def _candidate(pattern: re.Pattern[str] | None, text: str) -> re.Pattern[str] | 
 class Message:
     """One message being matched: its clauses, what the caller knows, and what was found so far."""
 
-    __slots__ = ("_measures", "_present", "age_years", "clauses", "en_text", "negation", "pregnant")
-    __slots__ += ("sentences", "zh_text")
+    __slots__ = (
+        "_measures",
+        "_present",
+        "age_years",
+        "clauses",
+        "en_text",
+        "negation",
+        "pregnant",
+        "sentences",
+        "zh_text",
+    )
 
     def __init__(
         self, clauses: list[Clause], negation: Negation, age_years: float | None, pregnant: bool
