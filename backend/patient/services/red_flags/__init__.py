@@ -10,7 +10,8 @@ never wait on a network call.
 Safety comes before precision, so when unsure a rule fires. Accepted on purpose:
 * a denial placed after the term ("胸痛没有了") is not recognised;
 * "never" and "从没" are not negation cues: "I've never had chest pain like this" is pain now;
-* hyperbole ("热得想死" aside, which the rules exclude) and questions ("医生问我有没有胸痛") fire.
+* hyperbole ("热得想死") and questions ("医生问我有没有胸痛") fire; a disease named as history or in a
+  general question ("去年心梗过", "中风有什么症状") does not, but its symptoms always do.
 """
 
 from __future__ import annotations
