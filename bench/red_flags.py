@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import time
 from collections import defaultdict
@@ -101,6 +102,7 @@ def evaluate(probes: list[Probe] | None = None, repeat: int = 20) -> Report:
             report.misses.append((probe, found))
     report.recall = {code: dict(langs) for code, langs in recall.items()}
     if repeat:
+        re.purge()  # a worker compiles cold: Python's cache of compiled patterns would flatter this
         started = time.perf_counter()
         load_rulebook(RULES_DIR)
         report.compile_ms = (time.perf_counter() - started) * 1000
