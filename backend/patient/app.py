@@ -12,6 +12,7 @@ from backend.core.config import Settings
 from backend.core.consultations import consultations_lifespan
 from backend.core.knowledge.lifespan import knowledge_lifespan
 from backend.patient.api import health_qa, sessions, triage
+from backend.patient.services.red_flags import red_flags_lifespan
 from backend.patient.services.state_store import SessionStore
 
 
@@ -32,7 +33,14 @@ def create_patient_app(settings: Settings | None = None) -> FastAPI:
         "patient",
         title="MedQA patient service",
         routers=[triage.router, departments.router, sessions.router, health_qa.router],
-        lifespans=[knowledge_lifespan, cache_lifespan, consultations_lifespan, sessions_lifespan],
+        # The red-flag rules first: a worker with rules it cannot load must not start.
+        lifespans=[
+            red_flags_lifespan,
+            knowledge_lifespan,
+            cache_lifespan,
+            consultations_lifespan,
+            sessions_lifespan,
+        ],
         settings=settings,
     )
 
