@@ -41,7 +41,6 @@ _WORDS: Final = re.compile(r"[^\W\d_]")  # a letter of any script: emoji and dig
 SHORT_PROFILE_ANSWER: Final = 12  # "35岁，女" is no complaint; a longer message may be one
 # Said to the red-flag rules beside the messages: a pregnancy the dialogue knows of must weigh
 # (abdominal pain or bleeding in pregnancy is an emergency) even when no message names it.
-PREGNANCY_CONTEXT: Final = "怀孕"
 NOT_ABOUT_THE_COMPLAINT: Final = frozenset(
     {"profile", "age", "sex", "pregnancy", "history", "past_illnesses", "allergies", "medications"}
 )
@@ -284,13 +283,13 @@ async def _red_flags(state: dict[str, Any], confirmed: str | None, llm: LLMTurn 
         # What the model read as said (never over a denial the rules read) may add an alarm,
         # never remove one.
         extra += [name for name in llm.update.symptoms if name in collected["symptoms"]]
-    context = [PREGNANCY_CONTEXT] if collected.get("pregnant") else []
-    texts = ["\n".join([*context, *complaint, *extra])]
+    texts = ["\n".join([*complaint, *extra])]
     if said and said[-1].get("answered") in NOT_ABOUT_THE_COMPLAINT:
-        texts.append("\n".join([*context, said[-1]["text"], *extra]))  # read on its own
+        texts.append("\n".join([said[-1]["text"], *extra]))  # read on its own
     found: dict[str, RedFlag] = {}
+    pregnant = collected.get("pregnant")
     for text in texts:
-        for flag in await asyncio.to_thread(detect_red_flags, text, collected["age"]):
+        for flag in await asyncio.to_thread(detect_red_flags, text, collected["age"], pregnant=pregnant):
             found.setdefault(flag.code, flag)
     return list(found.values())
 

@@ -16,10 +16,12 @@ from typing import Any, Final
 from backend.core.knowledge.service import KnowledgeService
 from backend.core.text import Language
 from backend.patient.services.dialogue_rules import Wording, rules
+from backend.patient.services.red_flags import detect_red_flags
 
 MAX_SYMPTOM_QUESTIONS: Final = 3
 MAX_ASKS: Final = 2
 CANDIDATE_CONDITIONS: Final = 8
+RED_FLAG_SCREEN_SHARE: Final = 0.1  # a danger symptom of at least this share of the candidates is asked first
 PREGNANCY_AGES: Final = (12.0, 55.0)
 BACKGROUND: Final = ("past_illnesses", "allergies", "medications")
 
@@ -123,8 +125,19 @@ async def _best_symptom(state: dict[str, Any], knowledge: KnowledgeService) -> s
                 share[symptom] = share.get(symptom, 0.0) + score / total
     if not share:
         return None
+    # A nurse screens for danger first: one question about a symptom of the conditions in play that
+    # would be a red flag (呼吸困难 with cough and fever), unless one was asked already.
+    danger = await asyncio.to_thread(_red_flag_symptoms, [*share, *state["asked_symptoms"]])
+    if not danger & set(state["asked_symptoms"]):
+        screen = [name for name in share if name in danger and share[name] >= RED_FLAG_SCREEN_SHARE]
+        if screen:
+            return max(screen, key=lambda name: (share[name], name))
     # Closest to half the candidates' weight: a yes or a no rules out the most.
     return min(share, key=lambda name: (abs(share[name] - 0.5), name))
+
+
+def _red_flag_symptoms(symptoms: list[str]) -> set[str]:
+    return {name for name in symptoms if detect_red_flags(name)}
 
 
 def wording(question: Question, language: Language, symptom_name: str | None = None) -> str:

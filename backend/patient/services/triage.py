@@ -123,7 +123,9 @@ async def triage(
     if pregnant is not None and who.sex != "male":
         who = Profile(who.age, "female" if pregnant else who.sex, pregnant, who.subject, who.age_group)
     flags, entities, hits = await asyncio.gather(
-        asyncio.to_thread(detect_red_flags, complaint, who.age),  # regular expressions: CPU work
+        # A pregnancy the patient or the dialogue stated: a late period alone escalates only what the
+        # red-flag rules say (e.g. sudden severe pain with dizziness), not any belly ache.
+        asyncio.to_thread(detect_red_flags, complaint, who.age, pregnant=pregnant),  # CPU work
         knowledge.extract(complaint),
         knowledge.search(complaint, None, CANDIDATES * 2),
     )
