@@ -33,7 +33,9 @@ from backend.core.knowledge.graph.graph import KnowledgeGraph, starter_symptom_a
 
 SMOOTHING = 0.1  # additive smoothing of feature counts (tuned on the triage dev split)
 # How much each field of a record says about its department: names and symptoms most.
-FIELD_WEIGHTS = {"name": 3.0, "aliases": 2.0, "symptoms": 2.0, "everyday": 1.0, "description": 1.0}
+FIELD_WEIGHTS = {
+    "name": 3.0, "aliases": 2.0, "symptoms": 2.0, "everyday": 1.0, "description": 1.0, "questions": 1.0,
+}  # fmt: skip
 TEMPERATURE = 0.35  # fitted so that the top probability matches how often it is right (dev split)
 _RUNS = re.compile(r"[\u4e00-\u9fff]+|[a-z]+")
 
@@ -57,6 +59,7 @@ def _record_texts(record: DiseaseRecord, everyday: Mapping[str, tuple[str, ...]]
     texts += [(symptom, FIELD_WEIGHTS["symptoms"]) for symptom in record.symptoms]
     texts += [(word, FIELD_WEIGHTS["everyday"]) for s in record.symptoms for word in everyday.get(s, ())]
     texts += [(record.description, FIELD_WEIGHTS["description"]), (record.susceptible, 1.0)]
+    texts += [(question, FIELD_WEIGHTS["questions"]) for question in record.questions]
     return texts
 
 

@@ -67,6 +67,9 @@ class DiseaseRecord(BaseModel):
     course: str = ""
     cure_rate: str = ""
     contagious: bool | None = None
+    # How patients ask about it, in their own words ("脸上老长痘怎么办"): not shown as evidence (a
+    # question answers nothing), but what triage's department model learns patients' wording from.
+    questions: list[str] = []
 
     def to_document(self) -> Document:
         title = f"{self.name}（{self.name_en}）" if self.name_en else self.name

@@ -13,6 +13,7 @@ LIST_FIELDS = (
     "aliases", "symptoms", "symptoms_en", "causes", "checks", "treatment", "drugs",
     "prevention", "complications", "red_flags", "foods_recommended", "foods_avoid",
 )  # fmt: skip
+OPTIONAL_LIST_FIELDS = ("questions",)
 TEXT_FIELDS = ("id", "name", "name_en", "department", "description", "description_en", "susceptible",
                "course", "cure_rate")  # fmt: skip
 DOSE = re.compile(r"\d+(\.\d+)?\s*(mg|毫克|克|g\b|ml|毫升|片|粒|μg|ug|IU|单位|次/日|次/天)", re.IGNORECASE)
@@ -52,7 +53,7 @@ def test_condition_is_complete(condition: dict[str, object]) -> None:
     for field in TEXT_FIELDS:
         assert isinstance(condition[field], str), field
         assert condition[field], field
-    for field in LIST_FIELDS:
+    for field in LIST_FIELDS + tuple(f for f in OPTIONAL_LIST_FIELDS if f in condition):
         value = condition[field]
         assert isinstance(value, list), field
         assert all(isinstance(v, str) and v for v in value), field
