@@ -9,7 +9,9 @@
    base: top-1 >= 0.65, top-3 >= 0.88, macro-F1 >= 0.55.
 2. Toyhom (../shared/data/toyhom-chinese-medical-dialogue: 7.6k internal-medicine questions with
    sub-departments, bench/toyhom_departments.py): top-1, top-3, macro-F1, as before.
-3. Throughput: the patient service under gunicorn with 4 workers; simulated patients each run a
+3. Red flags: recall per class and false alarms on the probe set (bench/red_flags.py).
+4. Pre-consultation: turns to a submittable summary over scripted dialogues (bench/dialogue.py).
+5. Throughput: the patient service under gunicorn with 4 workers; simulated patients each run a
    whole dialogue (create, messages, submit) for a fixed time. Prints sessions and messages per
    second and message latency.
 """
@@ -34,7 +36,7 @@ from backend.core.knowledge.service import KnowledgeService
 from backend.core.knowledge.store.documents import Document
 from backend.devstack.processes import stop
 from backend.patient.services.triage import triage
-from bench import cmtmedqa_departments, toyhom_departments
+from bench import cmtmedqa_departments, dialogue, red_flags, toyhom_departments
 from bench.stack import serve
 
 H39 = toyhom_departments.PROJECT_ROOT.parent / "shared" / "data" / "qasystemonmedicalgraph-39health"
@@ -111,6 +113,8 @@ async def quality(with_h39: bool, with_toyhom: bool) -> None:
                 "  largest labels: "
                 + ", ".join(f"{label} {count / len(toyhom):.0%}" for label, count in common)
             )
+        started = time.perf_counter()
+        dialogue.report(await dialogue.measure(knowledge), time.perf_counter() - started, verbose=False)
         if with_h39 and H39.exists():
             await import_h39(knowledge)
             await score(
@@ -165,6 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     if not cmtmedqa_departments.DATA_PATH.exists():
         raise SystemExit(f"the CMtMedQA dev split is expected at {cmtmedqa_departments.DATA_PATH}")
+    red_flags.print_report(red_flags.evaluate(), details=False)
     asyncio.run(quality(not args.no_h39, not args.no_toyhom))
     if args.no_throughput:
         return

@@ -21,7 +21,9 @@ from backend.patient.services.red_flags import detect_red_flags
 MAX_SYMPTOM_QUESTIONS: Final = 3
 MAX_ASKS: Final = 2
 CANDIDATE_CONDITIONS: Final = 8
-RED_FLAG_SCREEN_SHARE: Final = 0.1  # a danger symptom of at least this share of the candidates is asked first
+RED_FLAG_SCREEN_SHARE: Final = (
+    0.25  # a danger symptom of at least this share of the candidates is asked first
+)
 PREGNANCY_AGES: Final = (12.0, 55.0)
 BACKGROUND: Final = ("past_illnesses", "allergies", "medications")
 
