@@ -12,14 +12,14 @@ the service does not start with rules it cannot trust.
 from __future__ import annotations
 
 import re
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from backend.core.rules import RulesError, load_rules
 from backend.patient.services.red_flags.matcher import Concept, Flag, RedFlag, Rule, Rulebook
 from backend.patient.services.red_flags.schema import (
     ConceptSpec,
@@ -39,40 +39,15 @@ _CJK: Final = re.compile(r"[\u3400-\u9fff]")
 Spec = TypeVar("Spec", bound=BaseModel)
 
 
-class RuleFileError(ValueError):
+class RuleFileError(RulesError):
     """A red-flag data file that cannot be used; the message names the file and the place."""
-
-
-def _where(location: Iterable[int | str]) -> str:
-    """("rule", 1, "all") -> "rule 2: all"; ("concepts", "fever", "zh", 0) -> "concept fever: zh 1"."""
-    items = list(location)
-    parts: list[str] = []
-    if len(items) > 1 and items[0] == "concepts":
-        parts.append(f"concept {items[1]}")
-        items = items[2:]
-    for item in items:
-        if isinstance(item, int) and parts:
-            parts[-1] = f"{parts[-1]} {item + 1}"
-        else:
-            parts.append(str(item))
-    return ": ".join(parts) or "file"
 
 
 def _read(path: Path, model: type[Spec]) -> Spec:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleFileError(f"{path.name}: cannot be read: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleFileError(f"{path.name}: not valid TOML: {exc}") from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            f"{_where(error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        ]
-        raise RuleFileError(f"{path.name}: " + "; ".join(problems)) from None
+        return load_rules(path, model)
+    except RulesError as exc:
+        raise RuleFileError(str(exc)) from None
 
 
 class _Compiler:
