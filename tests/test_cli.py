@@ -19,7 +19,7 @@ import pytest
 
 from backend import cli
 from backend.core.config import Settings
-from backend.core.knowledge.retrieval.vector_store import StoreInfo
+from backend.core.knowledge.store.repository import StoreInfo
 from backend.core.knowledge.store.documents import Document
 from backend.core.knowledge.store.repository import KnowledgeRepository
 
@@ -284,10 +284,10 @@ def test_a_failed_write_exits_1_and_leaves_the_store_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     class FullDisk(KnowledgeRepository):
-        def upsert(self, store: str, documents: Iterable[Document], **kwargs: Any) -> StoreInfo:
+        def write_locked(self, store: str, documents: Iterable[Document], *args: Any, **kwargs: Any) -> StoreInfo:
             if store == "broken":
                 raise OSError(28, "No space left on device")
-            return super().upsert(store, documents, **kwargs)
+            return super().write_locked(store, documents, *args, **kwargs)
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     argv = ["kb", "import", "--format", "jsonl", "--store"]

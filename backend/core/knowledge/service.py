@@ -99,6 +99,8 @@ class KnowledgeService:
         self.identity = self.indexer.identity  # the embedding model, or "" for lexical retrieval only
         self.stores = StoreCache(self.repository, settings.vector_store_cache_size, service, self.identity)
         self.embedder = QueryEmbedder(settings) if self.identity else None
+        # What retrieval results depend on besides the stores: caches key on it.
+        self.retrieval_identity = f"lexical-v1+{self.identity or 'none'}"
         self.graph = KnowledgeGraph.build([])
         self.extractor = EntityExtractor.build(self.graph)
         self.record_store: dict[str, str] = {}  # disease id -> the store holding its document
