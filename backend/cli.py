@@ -30,8 +30,8 @@ from tqdm import tqdm
 from backend.core.config import Settings, load_settings
 from backend.core.knowledge.importers import FORMATS, UNSAFE_FORMATS, RowError
 from backend.core.knowledge.retrieval.indexer import Indexer
-from backend.core.knowledge.store.legacy import legacy_documents, set_aside
 from backend.core.knowledge.store.documents import Document, valid_store_name
+from backend.core.knowledge.store.legacy import legacy_documents, set_aside
 from backend.core.knowledge.store.repository import (
     DocumentNotFound,
     KnowledgeRepository,
@@ -265,7 +265,9 @@ def _rebuild(indexer: Indexer, names: list[str]) -> int:
             if name in legacy:
                 documents = list(legacy_documents(repository.store_dir(name)))
                 aside = set_aside(repository.store_dir(name))
-                info = indexer.upsert(name, tqdm(documents, desc=name, unit=" docs", file=sys.stderr, disable=None))
+                info = indexer.upsert(
+                    name, tqdm(documents, desc=name, unit=" docs", file=sys.stderr, disable=None)
+                )
                 shutil.rmtree(aside, ignore_errors=True)
             else:
                 info = indexer.rebuild(name)

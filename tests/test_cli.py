@@ -19,9 +19,8 @@ import pytest
 
 from backend import cli
 from backend.core.config import Settings
-from backend.core.knowledge.store.repository import StoreInfo
 from backend.core.knowledge.store.documents import Document
-from backend.core.knowledge.store.repository import KnowledgeRepository
+from backend.core.knowledge.store.repository import KnowledgeRepository, StoreInfo
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT / "tests" / "fixtures" / "kb"
@@ -284,7 +283,9 @@ def test_a_failed_write_exits_1_and_leaves_the_store_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     class FullDisk(KnowledgeRepository):
-        def write_locked(self, store: str, documents: Iterable[Document], *args: Any, **kwargs: Any) -> StoreInfo:
+        def write_locked(
+            self, store: str, documents: Iterable[Document], *args: Any, **kwargs: Any
+        ) -> StoreInfo:
             if store == "broken":
                 raise OSError(28, "No space left on device")
             return super().write_locked(store, documents, *args, **kwargs)

@@ -119,7 +119,8 @@ class Settings(BaseSettings):
     embedding_api_key: str = ""
     embedding_query_prefix: str = ""  # e.g. "query: " for e5 models on a server that adds none
     embedding_passage_prefix: str = ""
-    embedding_timeout: float = Field(2.0, gt=0)
+    embedding_timeout: float = Field(2.0, gt=0)  # one question
+    embedding_batch_timeout: float = Field(300.0, gt=0)  # one batch of passages, when writing
     embedding_batch: int = Field(64, ge=1, le=2048)
     embedding_breaker_failures: int = Field(3, ge=1)
     embedding_breaker_reset_seconds: float = Field(30.0, gt=0)

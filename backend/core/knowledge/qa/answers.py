@@ -47,5 +47,5 @@ class Answers:
         return Computed(
             response.model_dump(mode="json"),
             empty=answer.mode == "not_found",
-            cacheable=not answer.degraded,  # a model's (or the embedding model's) failure must not outlive itself
+            cacheable=not answer.degraded,  # a model's failure (LLM or embedding) must not outlive itself
         )

@@ -119,7 +119,9 @@ def conditions() -> tuple[Condition, ...]:
 def unaddressed(question: str, evidence: Sequence[str]) -> list[Condition]:
     """The conditions the question carries that no piece of the evidence speaks to."""
     return [
-        c for c in conditions() if c.in_question(question) and not any(c.in_evidence(text) for text in evidence)
+        c
+        for c in conditions()
+        if c.in_question(question) and not any(c.in_evidence(text) for text in evidence)
     ]
 
 

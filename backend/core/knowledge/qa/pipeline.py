@@ -134,7 +134,7 @@ class QAPipeline:
                 source = Source(number, store, fact.disease_id, fact.disease, text[:SNIPPET_CHARS], 1.0)
                 sources.append(source)
             facts.append((text, source.number))
-        passages = []
+        passages: list[Source] = []
         limit = top_k or self.top_k
         for hit in retrieval.hits:
             if len(passages) >= limit:
@@ -147,11 +147,11 @@ class QAPipeline:
                 sources.append(source)
                 passages.append(source)
         shown = {(p.store, p.doc_id) for p in passages}
-        evidence = [text for text, _ in facts] + [h.text for h in retrieval.hits if (h.store, h.doc_id) in shown]
+        evidence = [text for text, _ in facts] + [
+            h.text for h in retrieval.hits if (h.store, h.doc_id) in shown
+        ]
         missing = unaddressed(question, evidence)
-        return Grounding(
-            language, entities, intents, facts, passages, sources, missing, retrieval.degraded
-        )
+        return Grounding(language, entities, intents, facts, passages, sources, missing, retrieval.degraded)
 
     async def answer(
         self,

@@ -32,11 +32,106 @@ MAX_WORD = 12
 
 # English words that carry no topic: without this, "What is the ..." matches every English passage.
 STOPWORDS = frozenset(
-    """a an the is are was were be been being am do does did of to in on at by for with from as and or
-    but not no if so than then that this these those it its i me my we our you your he she they them his
-    her their what which who whom whose when where why how can could should would will shall may might
-    must have has had there here about into over under again very just any some all each more most other
-    such only own same too also get got""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "and",
+        "or",
+        "but",
+        "not",
+        "no",
+        "if",
+        "so",
+        "than",
+        "then",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "she",
+        "they",
+        "them",
+        "his",
+        "her",
+        "their",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "have",
+        "has",
+        "had",
+        "there",
+        "here",
+        "about",
+        "into",
+        "over",
+        "under",
+        "again",
+        "very",
+        "just",
+        "any",
+        "some",
+        "all",
+        "each",
+        "more",
+        "most",
+        "other",
+        "such",
+        "only",
+        "own",
+        "same",
+        "too",
+        "also",
+        "get",
+        "got",
+    ]
 )
 
 
@@ -65,10 +160,10 @@ class Analyzer:
         count = 0
         for word in words:
             key = unicodedata.normalize("NFKC", word).strip().lower()
-            if MIN_WORD <= len(key) <= MAX_WORD and _RUN.fullmatch(key) and ord(key[0]) >= _CJK_START:
-                if key not in automaton:
-                    automaton.add_word(key, key)
-                    count += 1
+            wanted = MIN_WORD <= len(key) <= MAX_WORD and _RUN.fullmatch(key) and ord(key[0]) >= _CJK_START
+            if wanted and key not in automaton:
+                automaton.add_word(key, key)
+                count += 1
         self.words = count
         self._automaton: Any = None
         if count:

@@ -36,7 +36,9 @@ class DenseReader:
             k = min(top_k, len(vectors))
             scores, positions = faiss.knn(query, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
             found.extend(
-                (float(s), chunk_key(batch, int(p))) for s, p in zip(scores[0], positions[0], strict=True) if p >= 0
+                (float(s), chunk_key(batch, int(p)))
+                for s, p in zip(scores[0], positions[0], strict=True)
+                if p >= 0
             )
         found.sort(key=lambda item: item[0], reverse=True)
         return found[:top_k]

@@ -75,8 +75,10 @@ class OpenAIPassages:
         self._settings = settings
         self._client = httpx.Client(
             base_url=settings.embedding_base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {settings.embedding_api_key}"} if settings.embedding_api_key else {},
-            timeout=settings.embedding_timeout * 10,  # a batch of passages takes longer than a question
+            headers={"Authorization": f"Bearer {settings.embedding_api_key}"}
+            if settings.embedding_api_key
+            else {},
+            timeout=settings.embedding_batch_timeout,
         )
 
     def embed(self, texts: Sequence[str]) -> Vectors:

@@ -86,7 +86,13 @@ def apply_batches(index: Any, analyzer: Analyzer, batches: Iterable[Batch], vers
             writer.delete_documents_by_term("doc", doc_id)
         for position, chunk in enumerate(batch.chunks):
             row = orjson.dumps(
-                {"d": chunk.doc_id, "t": chunk.title, "x": chunk.text, "p": chunk.position, "m": chunk.metadata}
+                {
+                    "d": chunk.doc_id,
+                    "t": chunk.title,
+                    "x": chunk.text,
+                    "p": chunk.position,
+                    "m": chunk.metadata,
+                }
             )
             terms = analyzer.terms(f"{chunk.title}\n{chunk.text}")
             writer.add_document(

@@ -75,13 +75,13 @@ class StoreSearcher:
         for rank, relevance, key in fuse(
             lexical, dense, method=fusion, weight=weight, floor=floor, top_k=len(lexical) + len(dense)
         ):
-            hit = hits.get(key)
-            if hit is None:
+            found = hits.get(key)
+            if found is None:
                 address = self.lexical.by_key(key)
                 if address is None:
                     continue  # deleted or replaced in this snapshot
-                hit = self.lexical.hit(0.0, address)
-            out.append((rank, _rescored(hit, relevance)))
+                found = self.lexical.hit(0.0, address)
+            out.append((rank, _rescored(found, relevance)))
             if len(out) == top_k:
                 break
         return out

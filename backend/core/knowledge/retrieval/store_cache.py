@@ -28,7 +28,9 @@ log = get_logger("knowledge")
 
 
 class StoreCache:
-    def __init__(self, repository: KnowledgeRepository, capacity: int, service: str, identity: str = "") -> None:
+    def __init__(
+        self, repository: KnowledgeRepository, capacity: int, service: str, identity: str = ""
+    ) -> None:
         self._repository = repository
         self._identity = identity  # the embedding model whose stored vectors dense search uses
         self._capacity = capacity

@@ -84,9 +84,25 @@ def _chunk_sections(document: Document) -> list[Chunk]:
         for piece in _pieces(text):
             if piece.strip():
                 metadata = {"kind": "disease", "section": heading}
-                chunks.append(Chunk(doc_id=document.id, title=document.title, text=piece, position=len(chunks), metadata=metadata))
+                chunks.append(
+                    Chunk(
+                        doc_id=document.id,
+                        title=document.title,
+                        text=piece,
+                        position=len(chunks),
+                        metadata=metadata,
+                    )
+                )
     if not chunks:
-        chunks.append(Chunk(doc_id=document.id, title=document.title, text="\n".join(head) or document.title, position=0, metadata={"kind": "disease", "section": "概述"}))
+        chunks.append(
+            Chunk(
+                doc_id=document.id,
+                title=document.title,
+                text="\n".join(head) or document.title,
+                position=0,
+                metadata={"kind": "disease", "section": "概述"},
+            )
+        )
     return chunks
 
 

@@ -220,7 +220,9 @@ class KnowledgeRepository:
     def has_embeddings(self, store: str, identity: str, version: int) -> bool:
         return self.embeddings_path(store, identity, version).exists()
 
-    def put_embeddings(self, store: str, identity: str, version: int, vectors: npt.NDArray[np.float32]) -> None:
+    def put_embeddings(
+        self, store: str, identity: str, version: int, vectors: npt.NDArray[np.float32]
+    ) -> None:
         """Store the embeddings of one batch's chunks (written once: a chunk is never re-embedded)."""
         path = self.embeddings_path(store, identity, version)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +232,10 @@ class KnowledgeRepository:
 
     def load_embeddings(self, store: str, identity: str, version: int) -> npt.NDArray[np.float32]:
         """Memory-mapped: every worker shares the one copy in the page cache."""
-        return np.load(self.embeddings_path(store, identity, version), mmap_mode="r").view(np.ndarray)
+        vectors: npt.NDArray[np.float32] = np.load(
+            self.embeddings_path(store, identity, version), mmap_mode="r"
+        ).view(np.ndarray)
+        return vectors
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -305,7 +310,9 @@ class KnowledgeRepository:
                     out.write(orjson.dumps(chunk.model_dump()) + b"\n")
             (staging / "deleted.json").write_bytes(orjson.dumps(removed))
             (staging / "documents.json").write_bytes(orjson.dumps(live))
-            self._write_records(store, current, staging, [d for d in incoming.values() if d.id not in delete], set(removed))
+            self._write_records(
+                store, current, staging, [d for d in incoming.values() if d.id not in delete], set(removed)
+            )
             (staging / "meta.json").write_text(info.model_dump_json(indent=2))
             target = self.batch_dir(store, version)
             target.parent.mkdir(exist_ok=True)

@@ -40,8 +40,22 @@ def test_imported_labels_map_onto_the_taxonomy(label: str, expected: tuple[str, 
 
 def test_a_label_claimed_by_two_departments_is_refused(tmp_path: Path) -> None:
     rows = [
-        {"code": "a", "nhc_code": "03", "name": "甲科", "name_en": "Ward A", "group": "内科", "aliases": ["同名"]},
-        {"code": "b", "nhc_code": "04", "name": "乙科", "name_en": "Ward B", "group": "外科", "aliases": ["同名"]},
+        {
+            "code": "a",
+            "nhc_code": "03",
+            "name": "甲科",
+            "name_en": "Ward A",
+            "group": "内科",
+            "aliases": ["同名"],
+        },
+        {
+            "code": "b",
+            "nhc_code": "04",
+            "name": "乙科",
+            "name_en": "Ward B",
+            "group": "外科",
+            "aliases": ["同名"],
+        },
     ]
     path = tmp_path / "departments.json"
     path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from backend.core.knowledge.retrieval import store_cache as store_cache_module
-from backend.core.knowledge.retrieval.store_cache import StoreCache
 from backend.core.knowledge.retrieval.indexer import Indexer
 from backend.core.knowledge.retrieval.searcher import StoreSearcher
+from backend.core.knowledge.retrieval.store_cache import StoreCache
 from backend.core.knowledge.store.repository import KnowledgeRepository, StoreNotFound
 from tests.core.knowledge.conftest import doc
 
@@ -116,7 +116,9 @@ def test_searches_during_rebuilds_never_fail_and_never_mix_versions(
 ) -> None:
     # Every version holds 20 documents that all carry that version's tag.
     def write(version_tag: int) -> None:
-        Indexer(repository).upsert("s", [doc(f"d{i}", f"版本{version_tag} 文档{i} 感冒发热") for i in range(20)])
+        Indexer(repository).upsert(
+            "s", [doc(f"d{i}", f"版本{version_tag} 文档{i} 感冒发热") for i in range(20)]
+        )
 
     write(0)
     cache = StoreCache(repository, 4, "test")
