@@ -31,7 +31,6 @@ from backend.core.knowledge.retrieval.lexical import (
     apply_batches,
     indexed_version,
     lexical_dir,
-    open_index,
     read_lexicon,
     write_lexicon,
 )
@@ -142,7 +141,7 @@ class Indexer:
         if version is None:
             return False
         directory = lexical_dir(self.repository, store)
-        have = indexed_version(open_index(directory)) if (directory / "meta.json").exists() else 0
+        have = indexed_version(directory)
         changed = False
         if have < version:
             self._build(store, directory, version, since=have)
@@ -153,8 +152,7 @@ class Indexer:
         if since == 0 or not (directory / "lexicon.txt").exists():
             write_lexicon(directory, dictionary_words(self.repository, store, version))
         analyzer = Analyzer(read_lexicon(directory))
-        index = open_index(directory, create=True)
-        added = apply_batches(index, analyzer, self.repository.batches(store, since), version)
+        added = apply_batches(directory, analyzer, self.repository.batches(store, since), version)
         log.info("lexical index updated", extra={"store": store, "version": version, "chunks": added})
 
     def _embed_missing(self, store: str, version: int) -> bool:

@@ -7,9 +7,12 @@ deletes are tombstones, merged in the background of the writer; block-max WAND t
 with bm25s on huatuo26m-dev. Terms come from analysis.py and reach tantivy whitespace-separated.
 
 The index is derived data: built and caught up from the repository's batches by the writer
-(indexer.py) under the store's lock, once per version for all workers. It records the batch it
-reflects in a marker document, committed with the batch, so a reader sees a batch whole or not at
-all. Each hit carries its chunk, stored in the index: search and read come from one snapshot.
+(indexer.py) under the store's lock, once per version for all workers. A commit holds whole
+batches, so a reader sees a batch whole or not at all; the batch it reflects is written to VERSION
+after the commit. Applying a batch first deletes whatever that batch added before, so a batch
+applied again after a crash between the commit and VERSION is not doubled. (No marker document:
+tantivy counts every document, even one without terms, in its BM25 statistics.) Each hit carries
+its chunk, stored in the index: search and read come from one snapshot.
 
 `Hit.score` is a relevance in [0, 1]: the BM25 score divided by the most the question's terms could
 score (each term's idf x (k1 + 1), the limit of BM25's saturation), i.e. the share of the question's
@@ -33,7 +36,6 @@ from backend.core.knowledge.retrieval.hits import Hit
 from backend.core.knowledge.store.repository import Batch, KnowledgeRepository, chunk_key
 
 K1 = 1.2  # tantivy's BM25 constants, for the relevance bound
-VERSION_KEY = "__version__"
 WRITER_HEAP = 64_000_000
 SYNONYM_WEIGHT = 0.5  # a graph synonym of a question's word counts half as much as the word
 
@@ -42,9 +44,9 @@ def _schema() -> Any:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("key", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("doc", stored=False, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("batch", stored=False, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("terms", stored=False, tokenizer_name="whitespace", index_option="freq")
     builder.add_bytes_field("row", stored=True, indexed=False)
-    builder.add_unsigned_field("version", stored=True)
     return builder.build()
 
 
@@ -67,19 +69,21 @@ def write_lexicon(directory: Path, words: Iterable[str]) -> None:
     os.replace(staging, directory / "lexicon.txt")
 
 
-def indexed_version(index: Any) -> int:
-    searcher = index.searcher()
-    found = searcher.search(tantivy.Query.term_query(SCHEMA, "key", VERSION_KEY), 1).hits
-    if not found:
+def indexed_version(directory: Path) -> int:
+    """The last batch the index holds (0 for none)."""
+    try:
+        return int((directory / "VERSION").read_text())
+    except FileNotFoundError:
         return 0
-    return int(searcher.doc(found[0][1])["version"][0])
 
 
-def apply_batches(index: Any, analyzer: Analyzer, batches: Iterable[Batch], version: int) -> int:
+def apply_batches(directory: Path, analyzer: Analyzer, batches: Iterable[Batch], version: int) -> int:
     """Add the batches' chunks and tombstone what they removed, in one commit; returns chunks added."""
+    index = open_index(directory, create=True)
     writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
     added = 0
     for batch in batches:
+        writer.delete_documents_by_term("batch", str(batch.version))  # a batch applied again
         # Deletes before adds: tantivy applies a delete to the documents added before it, so a
         # replaced document's new chunks in the same batch survive.
         for doc_id in batch.deleted:
@@ -97,14 +101,19 @@ def apply_batches(index: Any, analyzer: Analyzer, batches: Iterable[Batch], vers
             terms = analyzer.terms(f"{chunk.title}\n{chunk.text}")
             writer.add_document(
                 tantivy.Document(
-                    key=chunk_key(batch.version, position), doc=chunk.doc_id, terms=" ".join(terms), row=row
+                    key=chunk_key(batch.version, position),
+                    doc=chunk.doc_id,
+                    batch=str(batch.version),
+                    terms=" ".join(terms),
+                    row=row,
                 )
             )
             added += 1
-    writer.delete_documents_by_term("key", VERSION_KEY)
-    writer.add_document(tantivy.Document(key=VERSION_KEY, version=version))
     writer.commit()
     writer.wait_merging_threads()  # merges of the small new segments: the big ones are left alone
+    staging = directory / f".VERSION-{os.getpid()}"
+    staging.write_text(str(version))
+    os.replace(staging, directory / "VERSION")
     return added
 
 
@@ -120,10 +129,10 @@ class LexicalReader:
     def __init__(self, store: str, directory: Path, analyzer: Analyzer) -> None:
         self.store = store
         self.analyzer = analyzer
+        self.version = indexed_version(directory)  # read first: the snapshot is at least this
         self._index = open_index(directory)
         self._searcher = self._index.searcher()
-        self.version = indexed_version(self._index)
-        self.size = self._searcher.num_docs - (1 if self.version else 0)
+        self.size = self._searcher.num_docs
 
     def query_terms(self, text: str, synonyms: Iterable[str] = ()) -> dict[str, float]:
         """Term -> weight: its count in the question, and half a count per synonym's occurrence."""

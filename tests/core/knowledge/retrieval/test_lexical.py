@@ -44,8 +44,7 @@ def test_ranking_and_relevance_follow_bm25(repository: KnowledgeRepository) -> N
     Indexer(repository).upsert("s", [doc(i, t, title="-") for i, t in CORPUS])
     analyzer = Analyzer()
     docs = {i: analyzer.terms(f"-\n{t}") for i, t in CORPUS}
-    # The index also holds one marker document (no terms) that records its version.
-    n = len(docs) + 1
+    n = len(docs)
     average = sum(len(t) for t in docs.values()) / n
     query = "wheezing asthma inhaler"
     weights = Counter(analyzer.terms(query))
@@ -78,7 +77,10 @@ def test_incremental_writes_rank_as_a_rebuild(repository: KnowledgeRepository) -
     indexer.upsert("inc", docs[6:])
     indexer.upsert("whole", docs)  # one
     for query in ("感冒 头痛", "乏力 发热", "咳嗽"):
-        assert _search(repository, "inc", query) == _search(repository, "whole", query), query
+        # Equal scores, in the same order; ties may come in segment order.
+        incremental = sorted(_search(repository, "inc", query), key=lambda found: (-found[1], found[0]))
+        rebuilt = sorted(_search(repository, "whole", query), key=lambda found: (-found[1], found[0]))
+        assert incremental == rebuilt, query
 
 
 def test_replaced_and_deleted_documents_leave_the_results(repository: KnowledgeRepository) -> None:
@@ -96,7 +98,7 @@ def test_replaced_and_deleted_documents_leave_the_results(repository: KnowledgeR
         assert {d for d, _ in incremental} == {d for d, _ in _search(repository, "whole", query)}
         assert "d5" not in {d for d, _ in incremental}
     assert _search(repository, "inc", "胃痛")[0][0] == "d2"
-    assert _search(repository, "inc", "第2篇 头痛")[0][0] != "d2"  # its old text is gone
+    assert "d2" not in {d for d, _ in _search(repository, "inc", "感冒")}  # its old text is gone
     assert repository.info("inc").documents == repository.info("whole").documents == 11
     assert repository.info("inc").chunks == 11
 
