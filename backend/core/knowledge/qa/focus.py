@@ -65,8 +65,9 @@ def snippet(text: str, question: str, limit: int = SNIPPET_CHARS) -> str:
     scored.sort(reverse=True)
     chosen: list[int] = []
     used = 0
+    best = scored[0][0]
     for overlap, _, position in scored:
-        if chosen and overlap == 0:
+        if chosen and overlap * 2 < best:  # only sentences about as responsive as the best
             break
         length = len(parts[position])
         if chosen and used + length > limit:

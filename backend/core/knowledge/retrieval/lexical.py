@@ -156,7 +156,9 @@ class LexicalReader:
             if weight != 1.0:
                 query = tantivy.Query.boost_query(query, weight)
             clauses.append((tantivy.Occur.Should, query))
-            frequency = searcher.doc_freq("terms", term)
+            # A term the store lacks weighs as its rarest term: with df 0 its idf would grow with
+            # nothing but the store's size, and sink every passage of a small store.
+            frequency = max(1, searcher.doc_freq("terms", term))
             bound += weight * math.log(1 + (total - frequency + 0.5) / (frequency + 0.5)) * (K1 + 1)
         found = searcher.search(tantivy.Query.boolean_query(clauses), top_k).hits
         return [(min(1.0, score / bound), address) for score, address in found]
