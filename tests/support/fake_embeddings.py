@@ -70,7 +70,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.mode == "garbage":
             self._send(200, {"data": [{"index": i, "embedding": "nope"} for i in range(len(inputs))]})
             return
-        data = [{"object": "embedding", "index": i, "embedding": fake.vector(t)} for i, t in enumerate(inputs)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake.vector(text)}
+            for i, text in enumerate(inputs)
+        ]
         self._send(200, {"object": "list", "data": data, "model": body.get("model", "")})
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:

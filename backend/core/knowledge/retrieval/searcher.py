@@ -75,13 +75,13 @@ class StoreSearcher:
         for rank, relevance, key in fuse(
             lexical, dense, method=fusion, weight=weight, floor=floor, top_k=len(lexical) + len(dense)
         ):
-            found = hits.get(key)
-            if found is None:
+            chosen = hits.get(key)
+            if chosen is None:
                 address = self.lexical.by_key(key)
                 if address is None:
                     continue  # deleted or replaced in this snapshot
-                found = self.lexical.hit(0.0, address)
-            out.append((rank, _rescored(found, relevance)))
+                chosen = self.lexical.hit(0.0, address)
+            out.append((rank, _rescored(chosen, relevance)))
             if len(out) == top_k:
                 break
         return out

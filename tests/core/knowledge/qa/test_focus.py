@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -33,7 +32,8 @@ def test_a_disease_record_is_cut_into_one_passage_per_field() -> None:
     assert sections[:3] == ["概述", "症状", "病因"]
     assert len(sections) == len(set(sections))
     symptoms = chunks[sections.index("症状")]
-    assert symptoms.text.startswith("症状：") and "病因" not in symptoms.text
+    assert symptoms.text.startswith("症状：")
+    assert "病因" not in symptoms.text
     assert all(set(c.metadata) == {"kind", "section"} for c in chunks)  # the record is stored once
 
 

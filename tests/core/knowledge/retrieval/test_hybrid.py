@@ -58,7 +58,8 @@ def test_dense_finds_what_shares_no_word_and_embeddings_are_stored_once(
     assert set(ids[:2]) == {"mi", "hf"}
     # The question was embedded; the passages were not embedded again.
     questions = fake_embeddings.requests[passage_calls:]
-    assert questions and all(len(r["input"]) == 1 for r in questions)
+    assert questions
+    assert all(len(r["input"]) == 1 for r in questions)
     service.indexer.upsert("cardio", [doc("new", "Angina is chest pain on exertion.")])
     assert all(r["input"] != [f"{d.title}\n{d.text}" for d in DOCS] for r in fake_embeddings.requests[-1:])
 
