@@ -5,6 +5,8 @@ and `python -m backend.cli users ...` to manage doctor accounts (backend/doctor/
     kb list [--json]
     kb delete-store NAME
     kb delete-doc NAME DOC_ID
+    kb rebuild [NAME ...]      rebuild the indexes from the stores' documents (all stores by default);
+                               converts stores written by the hashed-embedding release
 
 Exit codes: 0 done (an import with skipped rows included), 1 nothing could be done (no document
 read, store or document not found, the write failed: the store is then unchanged), 2 usage errors.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import time
 from collections import Counter
@@ -26,9 +29,15 @@ from tqdm import tqdm
 
 from backend.core.config import Settings, load_settings
 from backend.core.knowledge.importers import FORMATS, UNSAFE_FORMATS, RowError
-from backend.core.knowledge.retrieval.vector_store import StoreInfo
+from backend.core.knowledge.retrieval.indexer import Indexer
 from backend.core.knowledge.store.documents import Document, valid_store_name
-from backend.core.knowledge.store.repository import DocumentNotFound, KnowledgeRepository, StoreNotFound
+from backend.core.knowledge.store.legacy import legacy_documents, set_aside
+from backend.core.knowledge.store.repository import (
+    DocumentNotFound,
+    KnowledgeRepository,
+    StoreInfo,
+    StoreNotFound,
+)
 from backend.doctor.auth import accounts_cli
 
 RepositoryFactory = Callable[[Settings], KnowledgeRepository]
@@ -90,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     delete_doc.add_argument("name", metavar="NAME")
     delete_doc.add_argument("doc_id", metavar="DOC_ID")
     delete_doc.set_defaults(subparser=delete_doc)
+    rebuild = actions.add_parser(
+        "rebuild", help="rebuild the indexes of stores from their documents (converts legacy stores)"
+    )
+    rebuild.add_argument("names", nargs="*", metavar="NAME", help="stores to rebuild (default: all)")
+    rebuild.set_defaults(subparser=rebuild)
     accounts_cli.add_parser(commands)
     return parser
 
@@ -117,16 +131,19 @@ def main(
     _configure_logging()
     settings = load_settings()
     repository = repository_factory(settings)
+    indexer = Indexer(repository)
     if args.action == "import":
-        return _import(repository, args.format, args.store, args.path)
+        return _import(indexer, args.format, args.store, args.path)
+    if args.action == "rebuild":
+        return _rebuild(indexer, args.names)
     if args.action == "list":
         return _list(repository, settings, as_json=args.json)
     if args.action == "delete-store":
         return _delete_store(repository, args.name)
-    return _delete_document(repository, args.name, args.doc_id)
+    return _delete_document(indexer, args.name, args.doc_id)
 
 
-def _import(repository: KnowledgeRepository, format_name: str, store: str, path: Path) -> int:
+def _import(indexer: Indexer, format_name: str, store: str, path: Path) -> int:
     out = sys.stdout
     started = time.monotonic()
     documents: list[Document] = []
@@ -160,7 +177,7 @@ def _import(repository: KnowledgeRepository, format_name: str, store: str, path:
                     # The repository reports chunking; embedding and writing follow with no count.
                     bar.set_description("indexing (embedding and writing)")
 
-            info = repository.upsert(store, documents, on_progress=advance)
+            info = indexer.upsert(store, documents, on_progress=advance)
     except Exception as exc:  # any failure (disk, embedder, ...) leaves the old version live
         _write(out, f"import failed, store {store!r} is unchanged: {type(exc).__name__}: {exc}")
         _write_skipped(out, errors)
@@ -225,9 +242,9 @@ def _delete_store(repository: KnowledgeRepository, name: str) -> int:
     return 0
 
 
-def _delete_document(repository: KnowledgeRepository, name: str, doc_id: str) -> int:
+def _delete_document(indexer: Indexer, name: str, doc_id: str) -> int:
     try:
-        info = repository.delete_document(name, doc_id)
+        info = indexer.delete_document(name, doc_id)
     except StoreNotFound:
         _write(sys.stdout, f"no store named {name!r}")
         return 1
@@ -236,6 +253,30 @@ def _delete_document(repository: KnowledgeRepository, name: str, doc_id: str) ->
         return 1
     _write(sys.stdout, f"deleted document {doc_id!r}; store {_describe(info)}")
     return 0
+
+
+def _rebuild(indexer: Indexer, names: list[str]) -> int:
+    repository = indexer.repository
+    legacy = repository.legacy_stores()
+    wanted = names or [*legacy, *(info.name for info in repository.list_stores())]
+    status = 0
+    for name in tqdm(wanted, desc="rebuilding", unit=" stores", file=sys.stderr, disable=None):
+        try:
+            if name in legacy:
+                documents = list(legacy_documents(repository.store_dir(name)))
+                aside = set_aside(repository.store_dir(name))
+                info = indexer.upsert(
+                    name, tqdm(documents, desc=name, unit=" docs", file=sys.stderr, disable=None)
+                )
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                info = indexer.rebuild(name)
+        except StoreNotFound:
+            _write(sys.stdout, f"no store named {name!r}")
+            status = 1
+            continue
+        _write(sys.stdout, f"rebuilt store {_describe(info)}")
+    return status
 
 
 def _write(out: TextIO, line: str) -> None:

@@ -3,18 +3,16 @@
     python -m bench.knowledge [--seconds 5] [--keep DIR]
 
 1. Imports the 39健康网 disease table and MedQuAD with the product's importers: time, sizes.
-2. Search latency (p50/p99, embedding included), recall of the chosen index against exact search,
-   and retrieval quality on questions derived from the data.
-3. The doctor service under gunicorn with 4 workers, all in one run: uncached QA throughput as a
-   share of a hello-world route, single-request latency p50, and the memory (PSS) of 4 workers
-   against 1 worker with every store loaded.
+2. The doctor service under gunicorn with 4 workers, all in one run: uncached QA throughput as a
+   share of a hello-world route and of /api/v1/ping, single-request latency p50, and the memory
+   (PSS) of 4 workers against 1 worker with every store loaded.
+Retrieval quality and latency are bench/retrieval.py's (which runs this part at its end).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import statistics
@@ -23,13 +21,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import faiss
 import httpx
-import numpy as np
 
 from backend.core.config import PROJECT_ROOT, Settings
 from backend.core.knowledge.importers import FORMATS
-from backend.core.knowledge.retrieval.vector_store import LoadedStore, build_hnsw, read_chunks
+from backend.core.knowledge.retrieval.indexer import Indexer
 from backend.core.knowledge.service import ensure_starter_store
 from backend.core.knowledge.store.documents import Document
 from backend.core.knowledge.store.repository import KnowledgeRepository
@@ -49,89 +45,17 @@ def documents(fmt: str, path: Path) -> Iterator[Document]:
             yield item
 
 
-def import_store(repository: KnowledgeRepository, store: str, fmt: str, path: Path) -> dict[str, float]:
+def import_store(indexer: Indexer, store: str, fmt: str, path: Path) -> None:
     started = time.perf_counter()
     docs = list(documents(fmt, path))
     read_seconds = time.perf_counter() - started
-    info = repository.upsert(store, docs)
+    info = indexer.upsert(store, docs)
     total = time.perf_counter() - started
-    directory = repository.version_dir(store, info.version)
-    size = sum(f.stat().st_size for f in directory.iterdir())
+    size = sum(f.stat().st_size for f in indexer.repository.store_dir(store).rglob("*") if f.is_file())
     print(
-        f"import {store:8} {info.documents:6d} docs {info.chunks:6d} chunks  index={info.index_type:5} "
-        f"read {read_seconds:5.1f}s  total {total:6.1f}s  on disk {size / 2**20:7.1f} MiB "
-        f"(vectors or index {_index_bytes(directory) / 2**20:.1f} MiB)"
+        f"import {store:8} {info.documents:6d} docs {info.chunks:6d} chunks  "
+        f"read {read_seconds:5.1f}s  total {total:6.1f}s  on disk {size / 2**20:7.1f} MiB"
     )
-    return {"seconds": total, "chunks": info.chunks}
-
-
-def _index_bytes(directory: Path) -> int:
-    return sum(f.stat().st_size for f in directory.iterdir() if f.name in {"vectors.npy", "index.faiss"})
-
-
-def latency_and_recall(repository: KnowledgeRepository, store: str, queries: list[str]) -> None:
-    """p50/p99 search latency (embedding and reading the hits included) and, for HNSW, recall@10
-    against exact search over the same vectors at several HNSW_EF_SEARCH values. An exact store is
-    also timed against the HNSW index it would otherwise get, to show why it is exact."""
-    version = repository.current_version(store)
-    assert version is not None
-    loaded = LoadedStore(repository.version_dir(store, version), repository.new_embedder())
-    sample = np.vstack([loaded.embed_query(q) for q in queries[:200]])
-    configured = repository.settings.hnsw_ef_search
-    columns = loaded.columns
-    if columns is not None:
-        print(_timed(f"search {store:8} exact  ", loaded, queries))
-        vectors = np.ascontiguousarray(columns.T)
-        faiss.omp_set_num_threads(os.cpu_count() or 1)
-        loaded.columns, loaded.index = None, build_hnsw(vectors)
-        faiss.omp_set_num_threads(1)
-        efs = [configured]
-    else:
-        vectors = loaded.index.reconstruct_n(0, loaded.index.ntotal)
-        efs = sorted({32, configured, 128})
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    _, exact_ids = exact.search(sample, 10)
-    for ef in efs:
-        loaded.index.hnsw.efSearch = ef
-        _, approx_ids = loaded.index.search(sample, 10)
-        pairs = zip(approx_ids, exact_ids, strict=True)
-        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in pairs])
-        label = "(configured)" if ef == configured else ""
-        if columns is not None:
-            label = "(HNSW instead, for comparison)"
-        timed = _timed(f"search {store:8} ef={ef:<4}", loaded, queries)
-        print(f"{timed}  recall@10 vs exact {recall:.3f}  {label}")
-
-
-def _timed(label: str, loaded: LoadedStore, queries: list[str]) -> str:
-    times = []
-    for query in queries:
-        started = time.perf_counter()
-        loaded.search(loaded.embed_query(query), 10)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return f"{label} p50 {times[len(times) // 2]:6.2f} ms  p99 {times[int(len(times) * 0.99)]:6.2f} ms"
-
-
-def retrieval_quality(
-    repository: KnowledgeRepository, store: str, cases: list[tuple[str, str]], label: str
-) -> None:
-    version = repository.current_version(store)
-    assert version is not None
-    loaded = LoadedStore(
-        repository.version_dir(store, version), repository.new_embedder(), repository.settings.hnsw_ef_search
-    )
-    top1 = top5 = 0
-    for question, doc_id in cases:
-        ids = []
-        for hit in loaded.search(loaded.embed_query(question), 20):
-            if hit.doc_id not in ids:
-                ids.append(hit.doc_id)
-        top1 += bool(ids) and ids[0] == doc_id
-        top5 += doc_id in ids[:5]
-    n = len(cases)
-    print(f"quality {label:42} n={n:4d}  hit@1 {top1 / n:6.1%}  hit@5 {top5 / n:6.1%}")
 
 
 def pss_kib(pids: list[int]) -> int:
@@ -167,47 +91,21 @@ def load_every_store_in_every_worker(
     raise TimeoutError("not every worker loaded every store")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--keep", type=Path, help="keep the imported knowledge in this DATA_DIR")
-    parser.add_argument("--reuse", action="store_true", help="with --keep: reuse stores imported before")
-    args = parser.parse_args()
-    if not H39.exists() or not MEDQUAD.exists():
-        raise SystemExit(f"the public data sets are expected under {SHARED}")
-
-    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="medqa-bench-"))
+def serving_figures(data_dir: Path, seconds: int) -> None:
+    """PSS of 4 workers against 1 and uncached QA throughput, over the starter store, h39 and medquad."""
     settings = Settings(data_dir=data_dir)
     repository = KnowledgeRepository(settings)
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
-    ensure_starter_store(repository)
-    if not (args.reuse and repository.current_version("h39") and repository.current_version("medquad")):
-        import_store(repository, "h39", "health39", H39)
-        import_store(repository, "medquad", "medquad", MEDQUAD)
-    faiss.omp_set_num_threads(1)
-
+    indexer = Indexer(repository)
+    ensure_starter_store(indexer)
+    for store, fmt, path in (("h39", "health39", H39), ("medquad", "medquad", MEDQUAD)):
+        if repository.current_version(store) is None:
+            import_store(indexer, store, fmt, path)
     rng = random.Random(7)
-    h39 = list(read_chunks(repository.version_dir("h39", repository.current_version("h39") or 0)))
-    diseases = {c.doc_id: c.metadata for c in h39 if c.metadata.get("kind") == "disease"}
-    sample = rng.sample(sorted(diseases.items()), min(500, len(diseases)))
-    medquad_chunks = list(
-        read_chunks(repository.version_dir("medquad", repository.current_version("medquad") or 0))
-    )
-    questions = {c.doc_id: c.title for c in medquad_chunks}
-    mq_sample = rng.sample(sorted(questions.items()), min(500, len(questions)))
-
-    latency_and_recall(repository, "h39", [f"{m['name']}有哪些症状" for _, m in sample])
-    latency_and_recall(repository, "medquad", [q for _, q in mq_sample])
-    name_cases = [(f"{m['name']}有哪些症状", i) for i, m in sample]
-    retrieval_quality(repository, "h39", name_cases, "39health: 'X有哪些症状' -> disease X")
-    symptom_cases = [("、".join(m["symptoms"][:4]), i) for i, m in sample if len(m.get("symptoms", [])) >= 3]
-    retrieval_quality(repository, "h39", symptom_cases, "39health: symptom list -> its disease")
-    retrieval_quality(
-        repository, "medquad", [(q, i) for i, q in mq_sample], "MedQuAD: question -> its answer"
-    )
-
+    names = sorted(title for _, title in repository.documents("h39").values())
+    titles = sorted(title for _, title in repository.documents("medquad").values())
+    qa_questions = [f"{name}有哪些症状" for name in rng.sample(names, 200)] + rng.sample(titles, 200)
+    args = argparse.Namespace(seconds=seconds)
     stores = ["diseases", "h39", "medquad"]
-    qa_questions = [f"{m['name']}有哪些症状" for _, m in sample[:200]] + [q for _, q in mq_sample[:200]]
     rng.shuffle(qa_questions)
     bodies = [json.dumps({"question": q[:500]}, ensure_ascii=False) for q in qa_questions]
     script_path = str(data_dir / "qa.lua")
@@ -262,6 +160,17 @@ def main() -> None:
         f"memory (PSS) with every store loaded: 1 worker {pss_one / 1024:.0f} MiB, 4 workers "
         f"{pss_four / 1024:.0f} MiB -> {pss_four / pss_one:.2f}x (target <= 1.5x)"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="keep the imported knowledge in this DATA_DIR")
+    args = parser.parse_args()
+    if not H39.exists() or not MEDQUAD.exists():
+        raise SystemExit(f"the public data sets are expected under {SHARED}")
+    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="medqa-bench-"))
+    serving_figures(data_dir, args.seconds)
     if not args.keep:
         import shutil
 

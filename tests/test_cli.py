@@ -19,9 +19,8 @@ import pytest
 
 from backend import cli
 from backend.core.config import Settings
-from backend.core.knowledge.retrieval.vector_store import StoreInfo
 from backend.core.knowledge.store.documents import Document
-from backend.core.knowledge.store.repository import KnowledgeRepository
+from backend.core.knowledge.store.repository import KnowledgeRepository, StoreInfo
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT / "tests" / "fixtures" / "kb"
@@ -284,10 +283,12 @@ def test_a_failed_write_exits_1_and_leaves_the_store_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     class FullDisk(KnowledgeRepository):
-        def upsert(self, store: str, documents: Iterable[Document], **kwargs: Any) -> StoreInfo:
+        def write_locked(
+            self, store: str, documents: Iterable[Document], *args: Any, **kwargs: Any
+        ) -> StoreInfo:
             if store == "broken":
                 raise OSError(28, "No space left on device")
-            return super().upsert(store, documents, **kwargs)
+            return super().write_locked(store, documents, *args, **kwargs)
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     argv = ["kb", "import", "--format", "jsonl", "--store"]
@@ -297,3 +298,37 @@ def test_a_failed_write_exits_1_and_leaves_the_store_unchanged(
     out = capsys.readouterr().out
     assert "import failed, store 'broken' is unchanged: OSError: [Errno 28] No space left on device" in out
     assert [info.name for info in KnowledgeRepository(Settings(data_dir=tmp_path)).list_stores()] == ["fine"]
+
+
+@pytest.mark.usefixtures("cli_logging")
+def test_rebuild_converts_a_store_of_the_hashed_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backend.core.knowledge.graph.diseases import starter_diseases
+    from backend.core.knowledge.retrieval.searcher import StoreSearcher
+
+    record = next(iter(starter_diseases()))
+    old = tmp_path / "kb" / "old" / "v000003"
+    old.mkdir(parents=True)
+    (old.parent / "CURRENT").write_text("v000003\n")
+    rows = [
+        {"doc_id": "note", "title": "Note", "text": "First part about asthma inhalers, and", "position": 0},
+        {"doc_id": "note", "title": "Note", "text": "inhalers, and then spacers.", "position": 1},
+        {"doc_id": record.id, "title": record.name, "text": "...", "position": 0,
+         "metadata": {"kind": "disease", **record.model_dump(exclude={"id"})}},
+    ]  # fmt: skip
+    (old / "chunks.jsonl").write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    repository = KnowledgeRepository(Settings(data_dir=tmp_path))
+    assert repository.list_stores() == []  # not served until rebuilt
+    assert cli.main(["kb", "rebuild"]) == 0
+    assert "rebuilt store 'old'" in capsys.readouterr().out
+    info = repository.info("old")
+    assert info.documents == 2
+    assert [c.text for c in repository.read_document("old", "note")] == [
+        "First part about asthma inhalers, and then spacers."
+    ]
+    sections = [c.metadata["section"] for c in repository.read_document("old", record.id)]
+    assert "症状" in sections  # the disease is chunked by field now
+    found = StoreSearcher(repository, info, "").search("asthma spacers", [], None, 3)
+    assert found[0][1].doc_id == "note"

@@ -109,16 +109,35 @@ class Settings(BaseSettings):
     consultation_retention_days: float = Field(30, gt=0)
 
     # Knowledge layer
-    embedder: Literal["hashing", "sentence-transformers", "openai"] = "hashing"
-    embedding_dim: int = Field(2048, ge=64, le=8192)
+    # Dense retrieval (optional): an OpenAI-compatible /v1/embeddings server or a local model
+    # directory; "none" (the default; "hashing" is its old name) searches the lexical index alone.
+    embedder: Literal["none", "hashing", "sentence-transformers", "openai"] = "none"
     embedding_model_path: str = ""
     embedding_base_url: str = ""
     embedding_model: str = ""
-    exact_index_max_vectors: int = Field(20_000, ge=1)
-    hnsw_ef_search: int = Field(64, ge=8, le=1024)
+    embedding_query_model: str = ""  # the model name for questions, when the server wants another
+    embedding_api_key: str = ""
+    embedding_query_prefix: str = ""  # e.g. "query: " for e5 models on a server that adds none
+    embedding_passage_prefix: str = ""
+    embedding_timeout: float = Field(2.0, gt=0)  # one question
+    embedding_batch_timeout: float = Field(300.0, gt=0)  # one batch of passages, when writing
+    embedding_batch: int = Field(64, ge=1, le=2048)
+    embedding_breaker_failures: int = Field(3, ge=1)
+    embedding_breaker_reset_seconds: float = Field(30.0, gt=0)
+    # How lexical and dense results are fused, measured on huatuo26m-dev (bench/retrieval.py)
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion_lexical_weight: float = Field(0.5, ge=0, le=1)
+    dense_score_floor: float = Field(0.7, ge=0, lt=1)  # a cosine at or below this is relevance 0
+    # Optional user dictionary for the lexical index (one word per line, e.g. THUOCL's medical
+    # list); the graph's names and aliases are always in it. Changing it takes `kb rebuild`.
+    lexicon_user_dict: str = ""
     qa_top_k: int = Field(5, ge=1, le=20)
-    # Similarity below which a passage is not relevant; English passages are shorter, so score higher.
-    qa_min_score_zh: float = Field(0.10, ge=0, le=1)
+    # Relevance (Hit.score, in [0, 1]: the share of the question's weighted terms a passage matches,
+    # lexical.py) below which a passage is not shown. zh: on huatuo26m-dev, 90 % of questions whose
+    # best passage is their own answer score above 0.11, half of those whose best is another
+    # answer score below 0.133 (bench/retrieval.py prints both). English questions have fewer,
+    # more specific terms (stopwords dropped), so a match scores higher.
+    qa_min_score_zh: float = Field(0.11, ge=0, le=1)
     qa_min_score_en: float = Field(0.20, ge=0, le=1)
     qa_batch_concurrency: int = Field(4, ge=1, le=64)
     qa_batch_max: int = Field(20, ge=1, le=100)

@@ -316,7 +316,7 @@ async def cache_lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.redis,
         app.state.service,
         generation=knowledge.current_generation,
-        embedder=knowledge.repository.new_embedder().identity,
+        embedder=knowledge.retrieval_identity,
     )
     app.state.cache = cache
     follower = asyncio.create_task(cache.follow_flushes())

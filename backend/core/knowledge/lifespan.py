@@ -39,5 +39,7 @@ async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         refresher.cancel()
+        if knowledge.embedder is not None:
+            await knowledge.embedder.aclose()
         if llm is not None:
             await llm.aclose()

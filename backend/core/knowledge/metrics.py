@@ -32,3 +32,8 @@ QA_ANSWERS = Counter(
     "Questions answered, by mode (llm, extractive, degraded, not_found).",
     ["service", "mode"],
 )
+EMBEDDING_FAILURES = Counter(
+    "medqa_kb_embedding_failures_total",
+    "Questions whose embedding failed (timeout, error, breaker open): answered from the lexical index.",
+    ["service"],
+)

@@ -1,8 +1,9 @@
 """The knowledge layer of one worker: stores, the knowledge graph, entity extraction.
 
 Created in the app lifespan (after the fork) by `knowledge_lifespan`; routes reach it through
-the `KnowledgeDep` dependency. Everything blocking (FAISS, Aho-Corasick, file I/O) runs in the
-worker's bounded thread pool (the loop's default executor, THREAD_POOL_SIZE threads).
+the `KnowledgeDep` dependency. Everything blocking (tantivy, FAISS, Aho-Corasick, file I/O) runs in
+the worker's bounded thread pool (the loop's default executor, THREAD_POOL_SIZE threads); the
+question's embedding, a network call, is awaited on the loop with its timeout and breaker.
 """
 
 from __future__ import annotations
@@ -19,25 +20,46 @@ from backend.core.knowledge.graph.diseases import DiseaseRecord, starter_disease
 from backend.core.knowledge.graph.entities import EntityExtractor, ExtractedEntity
 from backend.core.knowledge.graph.graph import KnowledgeGraph
 from backend.core.knowledge.graph.records import RecordFiles
-from backend.core.knowledge.metrics import SEARCH_DURATION
+from backend.core.knowledge.metrics import EMBEDDING_FAILURES, SEARCH_DURATION
+from backend.core.knowledge.retrieval.embeddings import EmbeddingUnavailable, QueryEmbedder, Vectors
+from backend.core.knowledge.retrieval.hits import Hit, Retrieval
+from backend.core.knowledge.retrieval.indexer import Indexer
+from backend.core.knowledge.retrieval.searcher import StoreSearcher
 from backend.core.knowledge.retrieval.store_cache import StoreCache
-from backend.core.knowledge.retrieval.vector_store import Hit, LoadedStore, StoreInfo
-from backend.core.knowledge.store.repository import KnowledgeRepository, StoreNotFound
+from backend.core.knowledge.store.repository import KnowledgeRepository, StoreInfo, StoreNotFound
 from backend.core.logging import get_logger
 from backend.core.text import CJK
 
 log = get_logger("knowledge")
 
 DISEASE_STORE = "diseases"
+STARTER_PREFIX = "disease-"
 MIN_SCRIPT_SHARE = 0.05  # a store with less of the question's script than this is not searched
 REFRESH_SECONDS = 1.0
 
 
-def ensure_starter_store(repository: KnowledgeRepository) -> None:
-    """Build the `diseases` store from the shipped starter conditions when it does not exist yet."""
+def ensure_starter_store(indexer: Indexer) -> None:
+    """Build the `diseases` store from the shipped starter conditions, and bring it up to date when
+    the shipped conditions changed (new conditions_*.jsonl files, edited records): only the records
+    that differ are written, and conditions no longer shipped are removed."""
+    repository = indexer.repository
+    records = {record.id: record for record in starter_diseases()}
+    shipped = {doc_id: record.to_document() for doc_id, record in records.items()}
     if repository.current_version(DISEASE_STORE) is None:
-        documents = (record.to_document() for record in starter_diseases())
-        repository.upsert(DISEASE_STORE, documents, only_if_missing=True)
+        indexer.upsert(DISEASE_STORE, shipped.values(), only_if_missing=True)
+        return
+    path = repository.records_path(DISEASE_STORE, repository.current_version(DISEASE_STORE) or 0)
+    stored: dict[str, DiseaseRecord] = {}
+    if path.exists():
+        for line in path.read_bytes().splitlines():
+            record = DiseaseRecord.model_validate_json(line)
+            stored[record.id] = record
+    changed = [doc for doc_id, doc in shipped.items() if stored.get(doc_id) != records[doc_id]]
+    # The starter files name their conditions `disease-...`; an id of that form no longer shipped
+    # was a starter condition withdrawn by the team.
+    gone = {doc_id for doc_id in stored if doc_id.startswith(STARTER_PREFIX)} - set(shipped)
+    if changed or gone:
+        indexer.upsert(DISEASE_STORE, changed, delete=gone)
 
 
 def load_graph(
@@ -49,7 +71,7 @@ def load_graph(
     records: list[DiseaseRecord] = []
     origin: dict[str, str] = {}
     for store in sorted(versions, key=lambda name: (name != DISEASE_STORE, name)):
-        path = repository.version_dir(store, versions[store]) / "records.jsonl"
+        path = repository.records_path(store, versions[store])
         if path.exists():
             for record in files.add_file(path):
                 origin[record.id] = store
@@ -73,7 +95,12 @@ class KnowledgeService:
         self.settings = settings
         self.service = service
         self.repository = KnowledgeRepository(settings)
-        self.stores = StoreCache(self.repository, settings.vector_store_cache_size, service)
+        self.indexer = Indexer(self.repository)
+        self.identity = self.indexer.identity  # the embedding model, or "" for lexical retrieval only
+        self.stores = StoreCache(self.repository, settings.vector_store_cache_size, service, self.identity)
+        self.embedder = QueryEmbedder(settings) if self.identity else None
+        # What retrieval results depend on besides the stores: caches key on it.
+        self.retrieval_identity = f"lexical-v1+{self.identity or 'none'}"
         self.graph = KnowledgeGraph.build([])
         self.extractor = EntityExtractor.build(self.graph)
         self.record_store: dict[str, str] = {}  # disease id -> the store holding its document
@@ -85,7 +112,8 @@ class KnowledgeService:
     # --- start-up and refresh --------------------------------------------------------------
 
     async def start(self) -> None:
-        await asyncio.to_thread(ensure_starter_store, self.repository)
+        await asyncio.to_thread(self.indexer.sync_all)  # a write that stopped before its index
+        await asyncio.to_thread(ensure_starter_store, self.indexer)
         # Read before the state it describes: a change in between is caught up with on next use.
         self.generation = await asyncio.to_thread(self.repository.generation)
         await self.refresh_graph()
@@ -136,11 +164,16 @@ class KnowledgeService:
         return await asyncio.to_thread(extractor.extract, text)
 
     async def search(self, query: str, stores: Sequence[str] | None, top_k: int) -> list[Hit]:
-        """Search the stores and merge by score; a missing store named by the caller is an error.
+        """The best `top_k` passages (see `retrieve`)."""
+        return (await self.retrieve(query, stores, top_k)).hits
 
-        Without named stores, every store that can match the question's script is searched: hashed
-        n-grams never match across scripts, so an English-only store cannot answer a Chinese question
-        (and searching it would only cost time).
+    async def retrieve(self, query: str, stores: Sequence[str] | None, top_k: int) -> Retrieval:
+        """Search the stores and merge; a missing store named by the caller is an error.
+
+        Without named stores, every store that can match the question's script is searched: terms
+        never match across scripts, so an English-only store cannot answer a Chinese question.
+        With an embedding model, the question's vector is fused with the lexical results; if the
+        model fails, the lexical results answer alone and the retrieval says it is degraded.
         """
         if stores:
             names = list(stores)
@@ -155,14 +188,23 @@ class KnowledgeService:
         loaded = [
             store for name in names if (store := await self._load(name, required=bool(stores))) is not None
         ]
+        vector: Vectors | None = None
+        degraded = False
+        if self.embedder is not None and any(store.dense is not None for store in loaded):
+            try:
+                vector = await self.embedder.embed(query)
+            except EmbeddingUnavailable:
+                EMBEDDING_FAILURES.labels(self.service).inc()
+                degraded = True
         started = time.perf_counter()
-        # One trip to the thread pool for every store: a hop costs about as much as a small search,
-        # and with several workers per core, searching stores in parallel buys no throughput.
-        hits = await asyncio.to_thread(_search_all, loaded, query, top_k)
+        extractor = self.extractor
+        settings = self.settings
+        # One trip to the thread pool for every store: a hop costs about as much as a small search.
+        hits = await asyncio.to_thread(_search_all, loaded, extractor, query, vector, top_k, settings)
         SEARCH_DURATION.labels(self.service).observe(time.perf_counter() - started)
-        return hits
+        return Retrieval(hits, degraded)
 
-    async def _load(self, name: str, *, required: bool) -> LoadedStore | None:
+    async def _load(self, name: str, *, required: bool) -> StoreSearcher | None:
         """A store to search; a store this worker still lists but another just deleted is skipped,
         unless the caller asked for it by name (then it is their 404)."""
         try:
@@ -178,13 +220,33 @@ class KnowledgeService:
         await self.stores.get(DISEASE_STORE)
 
 
-def _search_all(stores: list[LoadedStore], query: str, top_k: int) -> list[Hit]:
-    """The best `top_k` hits over the stores, merged by score (run in the thread pool). Chunks are
-    read only for the hits that survive the merge."""
+def synonyms(extractor: EntityExtractor, query: str) -> list[str]:
+    """The graph's names for the everyday words of the question (发烧 -> 发热): they expand it."""
+    return [e.name for e in extractor.extract(query) if e.surface != e.name and e.name not in query]
+
+
+def _search_all(
+    stores: list[StoreSearcher],
+    extractor: EntityExtractor,
+    query: str,
+    vector: Vectors | None,
+    top_k: int,
+    settings: Settings,
+) -> list[Hit]:
+    """The best `top_k` hits over the stores, merged by rank score (run in the thread pool)."""
+    expansion = synonyms(extractor, query) if stores else []
     ranked = [
-        (score, position, store)
+        found
         for store in stores
-        for score, position in store.rank(store.embed_query(query), top_k)
+        for found in store.search(
+            query,
+            expansion,
+            vector,
+            top_k,
+            fusion=settings.fusion,
+            weight=settings.fusion_lexical_weight,
+            floor=settings.dense_score_floor,
+        )
     ]
     ranked.sort(key=lambda found: found[0], reverse=True)
-    return [store.hit(position, score) for score, position, store in ranked[:top_k]]
+    return [hit for _, hit in ranked[:top_k]]

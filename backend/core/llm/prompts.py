@@ -65,7 +65,12 @@ def build_messages(
     facts: Sequence[str],
     audience: Audience,
     language: Language,
+    *,
+    unaddressed: Sequence[str] = (),
 ) -> list[dict[str, str]]:
+    """`passages` are the focused snippets the extractive answer cites too; `unaddressed` names the
+    conditions the question asks about (pregnancy, a dose...) that no context speaks to: the model
+    must say first that the knowledge base holds no evidence on them."""
     system = _SYSTEM.format(
         context_open=CONTEXT_OPEN,
         context_close=CONTEXT_CLOSE,
@@ -80,6 +85,12 @@ def build_messages(
     ]
     if facts:
         blocks.append("Facts:\n" + "\n".join(f"- {_one_line(fact)}" for fact in facts))
+    if unaddressed:
+        blocks.append(
+            "Not addressed by any passage above: "
+            + ", ".join(_one_line(item) for item in unaddressed)
+            + ". Say first that the knowledge base holds no evidence on this, then answer the rest."
+        )
     context = "\n\n".join(blocks) or "(no context found)"
     user = (
         f"{CONTEXT_OPEN}\n{context}\n{CONTEXT_CLOSE}\n\n"

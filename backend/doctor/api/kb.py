@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from backend.core.cache.tiered import Computed, normalise
 from backend.core.deps import CacheDep, KnowledgeDep, rate_limit
 from backend.core.errors import AppError
-from backend.core.knowledge.retrieval.vector_store import Hit, StoreInfo
+from backend.core.knowledge.retrieval.hits import Hit
 from backend.core.knowledge.store.documents import DOC_ID, STORE_NAME, Document, StoreName
-from backend.core.knowledge.store.repository import DocumentNotFound, StoreNotFound
+from backend.core.knowledge.store.repository import DocumentNotFound, StoreInfo, StoreNotFound
 from backend.core.schemas import StrictModel
 from backend.core.text import CleanText
 from backend.doctor.deps import AdminDep, AuthDep
@@ -109,11 +109,15 @@ async def read_document(store: StorePath, doc_id: DocIdPath, knowledge: Knowledg
     with _as_404():
         chunks = await asyncio.to_thread(knowledge.repository.read_document, store, doc_id)
     first = chunks[0]
+    metadata = dict(first.metadata)
+    metadata.pop("field", None)  # a disease's passages are its fields; the document is the record
+    if metadata.get("kind") == "disease" and (record := knowledge.graph.record(doc_id)) is not None:
+        metadata = {"kind": "disease", **record.model_dump(exclude={"id"})}
     return StoredDocument(
         store=store,
         id=doc_id,
         title=first.title,
-        metadata=first.metadata,
+        metadata=metadata,
         passages=[chunk.text for chunk in chunks],
     )
 
@@ -126,7 +130,7 @@ async def read_document(store: StorePath, doc_id: DocIdPath, knowledge: Knowledg
 async def add_documents(
     store: StorePath, body: DocumentsRequest, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep
 ) -> StoreInfo:
-    info = await asyncio.to_thread(knowledge.repository.upsert, store, body.documents)
+    info = await asyncio.to_thread(knowledge.indexer.upsert, store, body.documents)
     await knowledge.refresh()
     await auth.record(admin, "kb.documents.upsert", [f"{store}/{doc.id}" for doc in body.documents])
     return info
@@ -137,7 +141,7 @@ async def delete_document(
     store: StorePath, doc_id: DocIdPath, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep
 ) -> StoreInfo:
     with _as_404():
-        info = await asyncio.to_thread(knowledge.repository.delete_document, store, doc_id)
+        info = await asyncio.to_thread(knowledge.indexer.delete_document, store, doc_id)
     await knowledge.refresh()
     await auth.record(admin, "kb.documents.delete", [f"{store}/{doc_id}"])
     return info
@@ -146,6 +150,6 @@ async def delete_document(
 @router.delete("/stores/{store}", summary="Remove a store and all its documents", status_code=204)
 async def delete_store(store: StorePath, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep) -> None:
     with _as_404():
-        await asyncio.to_thread(knowledge.repository.delete_store, store)
+        await asyncio.to_thread(knowledge.indexer.delete_store, store)
     await knowledge.refresh()
     await auth.record(admin, "kb.store.delete", [store])

@@ -11,7 +11,10 @@ def test_search_finds_a_starter_condition(client: TestClient) -> None:
     hits = response.json()["hits"]
     assert hits[0]["store"] == "diseases"
     assert any(hit["doc_id"] == "disease-bronchial-asthma" for hit in hits)
-    assert hits[0]["metadata"]["department"]
+    # A hit is one field of the record, the passage that matched; its relevance is in (0, 1].
+    assert hits[0]["metadata"]["kind"] == "disease"
+    assert hits[0]["metadata"]["section"]
+    assert all(0 < hit["score"] <= 1 for hit in hits)
 
 
 def test_documents_are_added_replaced_searched_and_deleted(client: TestClient) -> None:

@@ -72,6 +72,8 @@ class DiseaseRecord(BaseModel):
     questions: list[str] = []
 
     def to_document(self) -> Document:
+        """The record as a document: one "heading：text" line per field, which chunk_document cuts
+        into one passage per field (the metadata carries the whole record, stored once per store)."""
         title = f"{self.name}（{self.name_en}）" if self.name_en else self.name
         lines = [title]
         if self.aliases:

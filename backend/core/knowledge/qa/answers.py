@@ -47,5 +47,5 @@ class Answers:
         return Computed(
             response.model_dump(mode="json"),
             empty=answer.mode == "not_found",
-            cacheable=answer.mode != "degraded",  # a model failure must not outlive itself
+            cacheable=not answer.degraded,  # a model's failure (LLM or embedding) must not outlive itself
         )

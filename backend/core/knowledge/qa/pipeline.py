@@ -1,11 +1,17 @@
 """The question-answering pipeline both services use: ground, then answer, always with sources.
 
-1. Entity extraction (knowledge graph) and passage retrieval (vector stores) run concurrently.
-2. Intents pick the graph facts that answer the question; passages below QA_MIN_SCORE are dropped.
-3. Nothing relevant -> say so (no guessing). Otherwise the LLM, when configured and healthy, writes
-   the answer from exactly these numbered sources; without it, or when it fails (timeout, error,
-   breaker open), the answer is composed from the facts and passages themselves (degraded=True
-   when the model was wanted but failed). An upstream failure never becomes a 5xx.
+1. Entity extraction (knowledge graph) and passage retrieval (lexical, and dense when a model is
+   configured) run concurrently.
+2. Intents pick the graph facts that answer the question; passages below QA_MIN_SCORE (a relevance
+   in [0, 1], calibrated on huatuo26m-dev) are dropped, and so are disease passages of another
+   field than the question asks about (focus.py). Each passage's snippet is its sentences that
+   answer the question.
+3. Nothing relevant -> say so (no guessing). A condition the question carries (pregnancy, a child,
+   a dose...) that no evidence speaks to -> the answer says so first, then shows what there is.
+   The LLM, when configured and healthy, writes the answer from exactly these numbered sources;
+   without it, or when it fails (timeout, error, breaker open), the answer is composed from the facts
+   and passages themselves (degraded=True when the model or the embedding model was wanted but
+   failed). An upstream failure never becomes a 5xx.
 """
 
 from __future__ import annotations
@@ -19,15 +25,16 @@ from typing import Literal
 from backend.core.knowledge.graph.entities import ExtractedEntity
 from backend.core.knowledge.metrics import QA_ANSWERS, QA_DURATION
 from backend.core.knowledge.qa.facts import answer_facts
+from backend.core.knowledge.qa.focus import SNIPPET_CHARS, Condition, no_evidence_note, snippet, unaddressed
+from backend.core.knowledge.qa.focus import wanted_sections as sections_for
 from backend.core.knowledge.qa.intents import classify_intents
-from backend.core.knowledge.retrieval.vector_store import Hit
+from backend.core.knowledge.retrieval.hits import Hit
 from backend.core.knowledge.service import DISEASE_STORE, KnowledgeService
 from backend.core.llm.client import LLMClient, LLMUnavailable
 from backend.core.llm.prompts import ContextPassage, build_messages
 from backend.core.text import Language, detect_language
 
 Audience = Literal["doctor", "patient"]
-SNIPPET_CHARS = 240
 
 DISCLAIMER = {
     "zh": "本回答依据知识库自动生成，仅供参考，不能替代医生的诊断和治疗。如有不适或病情变化，请及时就医；"
@@ -64,6 +71,8 @@ class Grounding:
     facts: list[tuple[str, int]]  # fact text, number of its source
     passages: list[Source]
     sources: list[Source] = field(default_factory=list)
+    missing: list[Condition] = field(default_factory=list)  # conditions asked that no evidence addresses
+    retrieval_degraded: bool = False  # the embedding model failed: lexical passages only
 
     @property
     def empty(self) -> bool:
@@ -79,7 +88,10 @@ class Answer:
 
     @property
     def degraded(self) -> bool:
-        return self.mode == "degraded"
+        return self.mode == "degraded" or self.grounding.retrieval_degraded
+
+
+CANDIDATES = 3  # passages retrieved per one shown: room for those of the wrong field to step aside
 
 
 class QAPipeline:
@@ -102,10 +114,12 @@ class QAPipeline:
         self, question: str, stores: Sequence[str] | None, top_k: int | None, audience: Audience
     ) -> Grounding:
         language = detect_language(question)
-        entities, hits = await asyncio.gather(
-            self.knowledge.extract(question), self.knowledge.search(question, stores, top_k or self.top_k)
+        entities, retrieval = await asyncio.gather(
+            self.knowledge.extract(question),
+            self.knowledge.retrieve(question, stores, (top_k or self.top_k) * CANDIDATES),
         )
         intents = classify_intents(question, entities)
+        wanted = sections_for(intents)
         graph = self.knowledge.graph
         sources: list[Source] = []
         facts: list[tuple[str, int]] = []
@@ -117,20 +131,27 @@ class QAPipeline:
             source = _find(sources, store, fact.disease_id)
             if source is None:
                 number = len(sources) + 1
-                snippet = text[:SNIPPET_CHARS]
-                source = Source(number, store, fact.disease_id, fact.disease, snippet, 1.0)
+                source = Source(number, store, fact.disease_id, fact.disease, text[:SNIPPET_CHARS], 1.0)
                 sources.append(source)
             facts.append((text, source.number))
-        passages = []
-        for hit in hits:
-            if hit.score < self.min_score[language]:
+        passages: list[Source] = []
+        limit = top_k or self.top_k
+        for hit in retrieval.hits:
+            if len(passages) >= limit:
+                break
+            if hit.score < self.min_score[language] or not _on_point(hit, wanted):
                 continue
             source = _find(sources, hit.store, hit.doc_id)
             if source is None:
-                source = _source(len(sources) + 1, hit)
+                source = _source(len(sources) + 1, hit, question)
                 sources.append(source)
                 passages.append(source)
-        return Grounding(language, entities, intents, facts, passages, sources)
+        shown = {(p.store, p.doc_id) for p in passages}
+        evidence = [text for text, _ in facts] + [
+            h.text for h in retrieval.hits if (h.store, h.doc_id) in shown
+        ]
+        missing = unaddressed(question, evidence)
+        return Grounding(language, entities, intents, facts, passages, sources, missing, retrieval.degraded)
 
     async def answer(
         self,
@@ -182,13 +203,17 @@ class QAPipeline:
     def _messages(self, question: str, grounding: Grounding, audience: Audience) -> list[dict[str, str]]:
         passages = [ContextPassage(s.number, s.title, s.snippet) for s in grounding.passages]
         facts = [f"[{number}] {text}" for text, number in grounding.facts]
-        return build_messages(question, passages, facts, audience, grounding.language)
+        missing = [c.label["en"] for c in grounding.missing]
+        return build_messages(question, passages, facts, audience, grounding.language, unaddressed=missing)
 
 
 def compose_extractive(grounding: Grounding) -> str:
-    """The answer made of the grounding itself, each statement marked with its source."""
+    """The answer made of the grounding itself, each statement marked with its source; a condition
+    asked that nothing addresses is said first."""
     zh = grounding.language == "zh"
     lines: list[str] = []
+    if grounding.missing:
+        lines.append(no_evidence_note(grounding.missing, grounding.language))
     if grounding.facts:
         lines.append("根据医学知识图谱：" if zh else "From the medical knowledge graph:")
         lines.extend(f"- {text} [{number}]" for text, number in grounding.facts)
@@ -202,8 +227,11 @@ def _find(sources: list[Source], store: str, doc_id: str) -> Source | None:
     return next((s for s in sources if s.store == store and s.doc_id == doc_id), None)
 
 
-def _source(number: int, hit: Hit) -> Source:
-    snippet = " ".join(hit.text.split())
-    if len(snippet) > SNIPPET_CHARS:
-        snippet = snippet[: SNIPPET_CHARS - 1] + "…"
-    return Source(number, hit.store, hit.doc_id, hit.title, snippet, round(hit.score, 4))
+def _on_point(hit: Hit, wanted: set[str]) -> bool:
+    """A disease passage answers when it is a field the question asks about (any, if none is asked)."""
+    section = hit.metadata.get("section")
+    return not wanted or section is None or section in wanted
+
+
+def _source(number: int, hit: Hit, question: str) -> Source:
+    return Source(number, hit.store, hit.doc_id, hit.title, snippet(hit.text, question), round(hit.score, 4))

@@ -3,7 +3,7 @@
 - Concurrent first requests for a store share one load (single flight); a failed load reaches
   every waiter as that error, is not cached, and the next request tries again.
 - Loads, version checks and searches run in the worker's bounded thread pool; searches hold no
-  lock (FAISS CPU search is thread-safe), so one store serves many searches at once.
+  lock (tantivy searchers and FAISS CPU search are thread-safe), so one store serves many at once.
 - Writes publish a new version (repository.py); KnowledgeService's refresher notices it within a
   second and the next request loads the new version, in every worker and instance that shares
   the knowledge directory.
@@ -20,7 +20,7 @@ import asyncio
 from collections import OrderedDict
 
 from backend.core.knowledge.metrics import STORE_EVICTIONS, STORE_LOAD_FAILURES, STORE_LOADS, STORES_LOADED
-from backend.core.knowledge.retrieval.vector_store import LoadedStore
+from backend.core.knowledge.retrieval.searcher import StoreSearcher
 from backend.core.knowledge.store.repository import KnowledgeRepository, StoreNotFound
 from backend.core.logging import get_logger
 
@@ -28,19 +28,22 @@ log = get_logger("knowledge")
 
 
 class StoreCache:
-    def __init__(self, repository: KnowledgeRepository, capacity: int, service: str) -> None:
+    def __init__(
+        self, repository: KnowledgeRepository, capacity: int, service: str, identity: str = ""
+    ) -> None:
         self._repository = repository
+        self._identity = identity  # the embedding model whose stored vectors dense search uses
         self._capacity = capacity
         self._service = service
-        self._stores: OrderedDict[str, LoadedStore] = OrderedDict()
-        self._loading: dict[tuple[str, int], asyncio.Future[LoadedStore]] = {}
+        self._stores: OrderedDict[str, StoreSearcher] = OrderedDict()
+        self._loading: dict[tuple[str, int], asyncio.Future[StoreSearcher]] = {}
         self._versions: dict[str, int] = {}  # last known live version of each cached store
 
     @property
     def loaded(self) -> list[str]:
         return list(self._stores)
 
-    async def get(self, name: str) -> LoadedStore:
+    async def get(self, name: str) -> StoreSearcher:
         version = self._versions.get(name)
         if version is None:
             version = await asyncio.to_thread(self._repository.current_version, name)
@@ -59,7 +62,7 @@ class StoreCache:
                 raise
             return await self._load(name, latest)
 
-    async def _load(self, name: str, version: int) -> LoadedStore:
+    async def _load(self, name: str, version: int) -> StoreSearcher:
         key = (name, version)
         future = self._loading.get(key)
         if future is None:
@@ -69,12 +72,9 @@ class StoreCache:
         # shield: one waiter giving up (client gone) must not cancel the load for the others.
         return await asyncio.shield(future)
 
-    async def _lead_load(self, name: str, version: int, future: asyncio.Future[LoadedStore]) -> None:
+    async def _lead_load(self, name: str, version: int, future: asyncio.Future[StoreSearcher]) -> None:
         try:
-            directory = self._repository.version_dir(name, version)
-            embedder = self._repository.new_embedder()
-            ef_search = self._repository.settings.hnsw_ef_search
-            store = await asyncio.to_thread(LoadedStore, directory, embedder, ef_search)
+            store = await asyncio.to_thread(self._open, name, version)
         except Exception as exc:
             STORE_LOAD_FAILURES.labels(self._service).inc()
             log.warning("store load failed", extra={"store": name, "error": type(exc).__name__})
@@ -93,6 +93,11 @@ class StoreCache:
             future.set_result(store)
         finally:
             del self._loading[(name, version)]
+
+    def _open(self, name: str, version: int) -> StoreSearcher:
+        # The searcher's version is the batch its lexical snapshot shows: while the writer is still
+        # indexing the live batch it is one behind, and the next request opens the store again.
+        return StoreSearcher(self._repository, self._repository.info(name), self._identity)
 
     def forget(self, name: str) -> None:
         self._stores.pop(name, None)

@@ -17,6 +17,7 @@ StoreName = Annotated[str, Field(pattern=STORE_NAME.pattern)]
 # Chinese sentences end in 。！？；, not in ". ", so the splitter tries those before giving up.
 _SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "，", ", ", " ", ""]
 CHUNK_SIZE = 500
+HEAD_LINES = ("别名", "就诊科室")  # a disease document's identity lines, kept with its first section
 CHUNK_OVERLAP = 60
 
 
@@ -51,14 +52,58 @@ def _splitter() -> Any:
     )
 
 
+def _pieces(text: str) -> list[str]:
+    return [text] if len(text) <= CHUNK_SIZE else _splitter().split_text(text)
+
+
 def chunk_document(document: Document) -> list[Chunk]:
-    """Cut a document into retrieval chunks; each keeps its document id, title and metadata."""
-    text = document.text
-    pieces = [text] if len(text) <= CHUNK_SIZE else _splitter().split_text(text)
+    """Cut a document into retrieval chunks; each keeps its document id, title and metadata.
+
+    A structured disease record (metadata kind "disease", rendered one "heading：text" line per
+    field by DiseaseRecord.to_document) is cut by field, so a hit is the part that answers: its
+    symptoms, its treatment... Each such chunk carries only {"kind", "section"}: the record itself
+    is stored once, with the store's records (repository.py), not in every passage."""
+    if document.metadata.get("kind") == "disease":
+        return _chunk_sections(document)
     return [
         Chunk(doc_id=document.id, title=document.title, text=piece, position=i, metadata=document.metadata)
-        for i, piece in enumerate(p for p in pieces if p.strip())
+        for i, piece in enumerate(p for p in _pieces(document.text) if p.strip())
     ]
+
+
+def _chunk_sections(document: Document) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    head: list[str] = []  # the title, aliases and department lines: they go with the overview
+    for line in document.text.split("\n"):
+        heading, colon, body = line.partition("：")
+        if not colon or not body.strip() or heading in HEAD_LINES or line == document.title:
+            head.append(line)
+            continue
+        text = "\n".join([*head, line]) if head and not chunks else line
+        head = [] if not chunks or head else head
+        for piece in _pieces(text):
+            if piece.strip():
+                metadata = {"kind": "disease", "section": heading}
+                chunks.append(
+                    Chunk(
+                        doc_id=document.id,
+                        title=document.title,
+                        text=piece,
+                        position=len(chunks),
+                        metadata=metadata,
+                    )
+                )
+    if not chunks:
+        chunks.append(
+            Chunk(
+                doc_id=document.id,
+                title=document.title,
+                text="\n".join(head) or document.title,
+                position=0,
+                metadata={"kind": "disease", "section": "概述"},
+            )
+        )
+    return chunks
 
 
 def valid_store_name(name: str) -> bool:

@@ -1,4 +1,5 @@
-"""The per-worker store LRU: one load for many first requests, errors reach every waiter, no hang."""
+"""The per-worker store LRU: one load for many first requests, errors reach every waiter, no hang;
+searches while a writer publishes batch after batch never fail and never mix batches."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from backend.core.knowledge.retrieval import store_cache as store_cache_module
+from backend.core.knowledge.retrieval.indexer import Indexer
+from backend.core.knowledge.retrieval.searcher import StoreSearcher
 from backend.core.knowledge.retrieval.store_cache import StoreCache
-from backend.core.knowledge.retrieval.vector_store import LoadedStore
 from backend.core.knowledge.store.repository import KnowledgeRepository, StoreNotFound
 from tests.core.knowledge.conftest import doc
 
@@ -21,17 +23,17 @@ from tests.core.knowledge.conftest import doc
 def test_many_concurrent_first_requests_load_once(
     repository: KnowledgeRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repository.upsert("s", [doc("a", "感冒")])
+    Indexer(repository).upsert("s", [doc("a", "感冒")])
     loads = 0
-    real = LoadedStore
+    real = StoreSearcher
 
-    def slow_load(*args: object) -> LoadedStore:
+    def slow_load(*args: object) -> StoreSearcher:
         nonlocal loads
         loads += 1
         time.sleep(0.2)
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store_cache_module, "LoadedStore", slow_load)
+    monkeypatch.setattr(store_cache_module, "StoreSearcher", slow_load)
     cache = StoreCache(repository, 4, "test")
 
     async def scenario() -> set[int]:
@@ -45,11 +47,11 @@ def test_many_concurrent_first_requests_load_once(
 def test_a_failed_load_reaches_every_waiter_and_is_retried_later(
     repository: KnowledgeRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repository.upsert("s", [doc("a", "感冒")])
+    Indexer(repository).upsert("s", [doc("a", "感冒")])
     attempts = 0
-    real = LoadedStore
+    real = StoreSearcher
 
-    def flaky_load(*args: object) -> LoadedStore:
+    def flaky_load(*args: object) -> StoreSearcher:
         nonlocal attempts
         attempts += 1
         time.sleep(0.1)
@@ -57,10 +59,10 @@ def test_a_failed_load_reaches_every_waiter_and_is_retried_later(
             raise OSError("index unreadable")
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store_cache_module, "LoadedStore", flaky_load)
+    monkeypatch.setattr(store_cache_module, "StoreSearcher", flaky_load)
     cache = StoreCache(repository, 4, "test")
 
-    async def scenario() -> tuple[list[BaseException | LoadedStore], LoadedStore]:
+    async def scenario() -> tuple[list[BaseException | StoreSearcher], StoreSearcher]:
         first = await asyncio.wait_for(
             asyncio.gather(*(cache.get("s") for _ in range(10)), return_exceptions=True), timeout=5
         )
@@ -80,10 +82,10 @@ def test_unknown_store_is_an_error_not_a_hang(repository: KnowledgeRepository) -
 
 def test_lru_evicts_and_frees_the_evicted_store(repository: KnowledgeRepository) -> None:
     for name in ("a", "b", "c"):
-        repository.upsert(name, [doc("x", f"{name} 的内容")])
+        Indexer(repository).upsert(name, [doc("x", f"{name} 的内容")])
     cache = StoreCache(repository, 2, "test")
 
-    async def scenario() -> weakref.ref[LoadedStore]:
+    async def scenario() -> weakref.ref[StoreSearcher]:
         first = weakref.ref(await cache.get("a"))
         await cache.get("b")
         await cache.get("c")
@@ -96,12 +98,12 @@ def test_lru_evicts_and_frees_the_evicted_store(repository: KnowledgeRepository)
 
 
 def test_a_new_version_is_picked_up_after_refresh(repository: KnowledgeRepository) -> None:
-    repository.upsert("s", [doc("a", "感冒")])
+    Indexer(repository).upsert("s", [doc("a", "感冒")])
     cache = StoreCache(repository, 4, "test")
 
     async def scenario() -> tuple[int, int, int]:
         before = (await cache.get("s")).version
-        await asyncio.to_thread(repository.upsert, "s", [doc("b", "发热")])
+        await asyncio.to_thread(Indexer(repository).upsert, "s", [doc("b", "发热")])
         still = (await cache.get("s")).version  # not yet refreshed: the cached version serves
         await cache.refresh_versions()
         return before, still, (await cache.get("s")).version
@@ -114,7 +116,9 @@ def test_searches_during_rebuilds_never_fail_and_never_mix_versions(
 ) -> None:
     # Every version holds 20 documents that all carry that version's tag.
     def write(version_tag: int) -> None:
-        repository.upsert("s", [doc(f"d{i}", f"版本{version_tag} 文档{i} 感冒发热") for i in range(20)])
+        Indexer(repository).upsert(
+            "s", [doc(f"d{i}", f"版本{version_tag} 文档{i} 感冒发热") for i in range(20)]
+        )
 
     write(0)
     cache = StoreCache(repository, 4, "test")
@@ -134,7 +138,8 @@ def test_searches_during_rebuilds_never_fail_and_never_mix_versions(
             await cache.refresh_versions()
             store = await cache.get("s")
             versions.add(store.version)
-            hits = await asyncio.to_thread(store.search, store.embed_query("感冒发热"), 20)
+            found = await asyncio.to_thread(store.search, "感冒发热", [], None, 20)
+            hits = [hit for _, hit in found]
             tags = {hit.text.split()[0] for hit in hits}
             assert len(hits) == 20
             assert len(tags) == 1, f"one search saw several versions: {tags}"
