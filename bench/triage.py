@@ -91,7 +91,7 @@ async def score(
 async def import_h39(knowledge: KnowledgeService) -> None:
     started = time.perf_counter()
     documents = [item for item in FORMATS["health39"](H39 / "disease.utf8.csv") if isinstance(item, Document)]
-    await asyncio.to_thread(knowledge.repository.upsert, "h39", documents)
+    await asyncio.to_thread(knowledge.indexer.upsert, "h39", documents)
     await knowledge.refresh()
     print(f"imported the 39健康网 table: {len(documents)} diseases in {time.perf_counter() - started:.1f} s")
 

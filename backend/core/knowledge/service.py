@@ -220,9 +220,14 @@ class KnowledgeService:
         await self.stores.get(DISEASE_STORE)
 
 
-def synonyms(extractor: EntityExtractor, query: str) -> list[str]:
+# A passage of the disease the question names ("高血压的并发症") ranks before other records' passages
+# that merely mention it (IgA肾病's complications list 高血压).
+NAMED_DISEASE_BOOST = 1.3
+
+
+def synonyms(entities: list[ExtractedEntity], query: str) -> list[str]:
     """The graph's names for the everyday words of the question (发烧 -> 发热): they expand it."""
-    return [e.name for e in extractor.extract(query) if e.surface != e.name and e.name not in query]
+    return [e.name for e in entities if e.surface != e.name and e.name not in query]
 
 
 def _search_all(
@@ -234,7 +239,9 @@ def _search_all(
     settings: Settings,
 ) -> list[Hit]:
     """The best `top_k` hits over the stores, merged by rank score (run in the thread pool)."""
-    expansion = synonyms(extractor, query) if stores else []
+    entities = extractor.extract(query) if stores else []
+    expansion = synonyms(entities, query)
+    named = {e.id for e in entities if e.type == "disease" and e.id}
     ranked = [
         found
         for store in stores
@@ -242,11 +249,13 @@ def _search_all(
             query,
             expansion,
             vector,
-            top_k,
+            max(top_k * 3, 20) if named else top_k,  # room for the named disease's passages to move up
             fusion=settings.fusion,
             weight=settings.fusion_lexical_weight,
             floor=settings.dense_score_floor,
         )
     ]
-    ranked.sort(key=lambda found: found[0], reverse=True)
+    ranked.sort(
+        key=lambda found: found[0] * (NAMED_DISEASE_BOOST if found[1].doc_id in named else 1.0), reverse=True
+    )
     return [hit for _, hit in ranked[:top_k]]

@@ -105,7 +105,7 @@ def test_a_store_deleted_by_another_process_is_skipped_not_a_500(make_client: Ma
     client = make_client()
     knowledge: KnowledgeService = client.app.state.knowledge  # type: ignore[attr-defined]
     document = Document(id="note-1", title="本院咳嗽门诊", text="本院咳嗽门诊在门诊楼三层。")
-    knowledge.repository.upsert("hospital", [document])
+    knowledge.indexer.upsert("hospital", [document])
     assert client.portal is not None
     client.portal.call(knowledge.refresh)
     # Listed in this worker but not loaded yet, when the doctor service deletes it.

@@ -125,7 +125,7 @@ def test_the_department_model_learns_from_records_a_hospital_imports(tmp_path: P
             )
             for number, name in enumerate(["平衡障碍", "本体感觉减退", "前庭功能低下"])
         ]
-        await asyncio.to_thread(knowledge.repository.upsert, "hospital", [r.to_document() for r in records])
+        await asyncio.to_thread(knowledge.indexer.upsert, "hospital", [r.to_document() for r in records])
         await knowledge.refresh()
         after = _departments(await triage(knowledge, complaint))
         return before, after

@@ -39,8 +39,9 @@ def test_a_disease_record_is_cut_into_one_passage_per_field() -> None:
 
 def test_a_search_hits_the_field_that_answers(qa: QAPipeline) -> None:
     hits = asyncio.run(qa.knowledge.search("高血压的并发症", None, 3))
-    assert ("disease-hypertension", "并发症") in {(hit.doc_id, hit.metadata["section"]) for hit in hits}
-    assert all(hit.metadata["section"] == "并发症" for hit in hits)
+    # The named disease's own field first, before records whose complications merely list 高血压.
+    assert (hits[0].doc_id, hits[0].metadata["section"]) == ("disease-hypertension", "并发症")
+    assert sum(hit.metadata["section"] == "并发症" for hit in hits) >= 2
 
 
 def test_a_snippet_is_the_sentences_that_match_not_the_first_characters() -> None:
@@ -57,7 +58,7 @@ def test_a_snippet_is_the_sentences_that_match_not_the_first_characters() -> Non
     ("question", "label"),
     [
         ("怀孕期间可以吃布洛芬吗", "孕期"),
-        ("小孩发烧怎么办", "儿童"),
+        ("小孩得了带状疱疹怎么办", "儿童"),
         ("布洛芬一次吃几片", "剂量"),
         ("Is asthma treatment safe while breastfeeding?", "breast-feeding"),
     ],
