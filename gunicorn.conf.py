@@ -68,6 +68,17 @@ def on_starting(server: Any) -> None:
         server.log.info("not preloaded (not installed): %s", ", ".join(missing))
 
 
+def pre_fork(server: Any, worker: Any) -> None:
+    # The graph snapshot of the current knowledge version, when a worker already built it, is
+    # handed to the new worker through the fork: ready at once instead of reading it back.
+    from backend.core.knowledge.graph.build import inherit_for_fork
+
+    try:
+        inherit_for_fork(_settings)
+    except Exception as exc:  # the worker builds or loads it itself; never block the fork
+        server.log.warning("graph snapshot not inherited: %s", type(exc).__name__)
+
+
 def child_exit(server: Any, worker: Any) -> None:
     from backend.core.metrics import mark_worker_dead
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import gc
+import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from backend.core.config import Settings
+from backend.core.knowledge.graph.build import DISEASE_STORE, load_snapshot
 from backend.core.knowledge.graph.diseases import DiseaseRecord, starter_diseases
 from backend.core.knowledge.graph.entities import EntityExtractor, ExtractedEntity
 from backend.core.knowledge.graph.graph import KnowledgeGraph
-from backend.core.knowledge.graph.records import RecordFiles
-from backend.core.knowledge.graph.snapshot import load_or_build, snapshot_key
+from backend.core.knowledge.graph.snapshot import source_fingerprint
 from backend.core.knowledge.metrics import EMBEDDING_FAILURES, SEARCH_DURATION
 from backend.core.knowledge.retrieval.embeddings import EmbeddingUnavailable, QueryEmbedder, Vectors
 from backend.core.knowledge.retrieval.hits import Hit, Retrieval
@@ -34,10 +33,27 @@ from backend.core.text import CJK
 
 log = get_logger("knowledge")
 
-DISEASE_STORE = "diseases"
 STARTER_PREFIX = "disease-"
 MIN_SCRIPT_SHARE = 0.05  # a store with less of the question's script than this is not searched
 REFRESH_SECONDS = 1.0
+
+
+def ensure_starter_store_once(indexer: Indexer, cache_dir: Path) -> None:
+    """`ensure_starter_store`, skipped when this host already checked these shipped files against
+    this version of the store: comparing every record took a third of a second of each worker's start."""
+    repository = indexer.repository
+    material = repr((source_fingerprint(), repository.current_version(DISEASE_STORE), str(repository.root)))
+    marker = cache_dir / f"starter-{hashlib.sha256(material.encode()).hexdigest()[:32]}"
+    if marker.exists():
+        return
+    ensure_starter_store(indexer)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.glob("starter-*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    # Named by the version it found: if ensure_starter_store wrote a new one, the next start
+    # checks once more and marks that version.
+    marker.touch()
 
 
 def ensure_starter_store(indexer: Indexer) -> None:
@@ -64,49 +80,6 @@ def ensure_starter_store(indexer: Indexer) -> None:
         indexer.upsert(DISEASE_STORE, changed, delete=gone)
 
 
-def load_snapshot(
-    repository: KnowledgeRepository, versions: dict[str, int], cache_dir: Path
-) -> tuple[KnowledgeGraph, EntityExtractor, dict[str, str]]:
-    """The graph, its extractor and the origin map of these store versions: built once per host
-    and version (snapshot.py), loaded by every other worker."""
-    records = {store: repository.records_path(store, version) for store, version in versions.items()}
-
-    def build() -> tuple[KnowledgeGraph, EntityExtractor, dict[str, str]]:
-        graph, origin = load_graph(repository, versions)
-        return graph, EntityExtractor.build(graph), origin
-
-    graph, extractor, origin = load_or_build(cache_dir / "graph", snapshot_key(versions, records), build)
-    return graph, extractor, origin
-
-
-def load_graph(
-    repository: KnowledgeRepository, versions: dict[str, int]
-) -> tuple[KnowledgeGraph, dict[str, str]]:
-    """The graph over every store's structured diseases (the starter store first), and the store
-    each disease came from. Records stay on disk (see records.py); the graph keeps their offsets."""
-    files = RecordFiles()
-    records: list[DiseaseRecord] = []
-    origin: dict[str, str] = {}
-    for store in sorted(versions, key=lambda name: (name != DISEASE_STORE, name)):
-        path = repository.records_path(store, versions[store])
-        if path.exists():
-            for record in files.add_file(path):
-                origin[record.id] = store
-                records.append(record)
-    graph = KnowledgeGraph.build(records)
-    graph.keep_records_in(files)
-    del records
-    _return_free_memory()
-    return graph, origin
-
-
-def _return_free_memory() -> None:
-    """Hand the heap freed by the build back to the OS (glibc keeps it otherwise): per worker."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 class KnowledgeService:
     def __init__(self, settings: Settings, service: str) -> None:
         self.settings = settings
@@ -130,7 +103,7 @@ class KnowledgeService:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.indexer.sync_all)  # a write that stopped before its index
-        await asyncio.to_thread(ensure_starter_store, self.indexer)
+        await asyncio.to_thread(ensure_starter_store_once, self.indexer, self.settings.cache_dir)
         # Read before the state it describes: a change in between is caught up with on next use.
         self.generation = await asyncio.to_thread(self.repository.generation)
         await self.refresh_graph()

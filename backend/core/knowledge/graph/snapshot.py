@@ -32,7 +32,7 @@ _SOURCES: Final = (_PACKAGE, _PACKAGE.parent / "starter")
 Snapshot = tuple[Any, Any, dict[str, str]]  # (KnowledgeGraph, EntityExtractor, disease id -> store)
 
 
-def _code_fingerprint() -> list[tuple[str, int, int]]:
+def source_fingerprint() -> list[tuple[str, int, int]]:
     """The graph code and the shipped files it reads, by stat (cheap enough for every start)."""
     found: list[tuple[str, int, int]] = []
     for folder in _SOURCES:
@@ -49,18 +49,37 @@ def snapshot_key(versions: Mapping[str, int], records: Mapping[str, Path]) -> st
         with contextlib.suppress(FileNotFoundError):
             stat = path.stat()
             files.append((store, stat.st_ino, stat.st_size, stat.st_mtime_ns))
-    material = repr((FORMAT, sorted(versions.items()), files, _code_fingerprint()))
+    material = repr((FORMAT, sorted(versions.items()), files, source_fingerprint()))
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+_inherited: tuple[str, Snapshot] | None = None  # loaded by the gunicorn master before the fork
+
+
+def inherit(key: str, snapshot: Snapshot) -> None:
+    global _inherited
+    _inherited = (key, snapshot)
+
+
+def inherited_key() -> str | None:
+    return _inherited[0] if _inherited is not None else None
+
+
+def load_prebuilt(directory: Path, key: str) -> Snapshot | None:
+    """The snapshot named `key` when this process inherited it or some process built it."""
+    if _inherited is not None and _inherited[0] == key:
+        return _inherited[1]
+    return _load(directory / f"{key}.pickle")
+
+
 def load_or_build(directory: Path, key: str, build: Callable[[], Snapshot]) -> Snapshot:
-    """The snapshot named `key` under `directory`: loaded when some process built it, else built
-    here (one builder per host at a time; the others wait and load its result)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{key}.pickle"
-    loaded = _load(path)
+    """The snapshot named `key` under `directory`: inherited or loaded when some process built it,
+    else built here (one builder per host at a time; the others wait and load its result)."""
+    loaded = load_prebuilt(directory, key)
     if loaded is not None:
         return loaded
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{key}.pickle"
     with (directory / "build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         loaded = _load(path)  # built by whoever held the lock before us

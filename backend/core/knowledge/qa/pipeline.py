@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from backend.core.knowledge.graph.build import DISEASE_STORE
 from backend.core.knowledge.graph.entities import ExtractedEntity
 from backend.core.knowledge.metrics import QA_ANSWERS, QA_DURATION
 from backend.core.knowledge.qa.facts import answer_facts
@@ -29,7 +30,7 @@ from backend.core.knowledge.qa.focus import SNIPPET_CHARS, Condition, no_evidenc
 from backend.core.knowledge.qa.focus import wanted_sections as sections_for
 from backend.core.knowledge.qa.intents import classify_intents
 from backend.core.knowledge.retrieval.hits import Hit
-from backend.core.knowledge.service import DISEASE_STORE, KnowledgeService
+from backend.core.knowledge.service import KnowledgeService
 from backend.core.llm.client import LLMClient, LLMUnavailable
 from backend.core.llm.prompts import ContextPassage, build_messages
 from backend.core.text import Language, detect_language
