@@ -13,7 +13,7 @@ BENCH_ADMIN = ("bench-admin", "bench-admin-password")
 
 
 def serve(
-    app: str, data_dir: str | Path, workers: int = 4, **env: str
+    app: str, data_dir: str | Path, workers: int = 4, log_path: Path | None = None, **env: str
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """(base URL, master process) of `app` (e.g. "backend.doctor.app:app"), ready to take load."""
     port = free_port()
@@ -34,7 +34,7 @@ def serve(
         "ACCESS_TOKEN_SECONDS": "86400",
         **env,
     }
-    process = start_gunicorn(app, port, env=full_env)
+    process = start_gunicorn(app, port, env=full_env, log_path=log_path)
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/readyz", timeout=120)
     return base, process

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -69,7 +70,7 @@ def create_app(
             async with AsyncExitStack() as stack:
                 for service_lifespan in lifespans:
                     await stack.enter_async_context(service_lifespan(app))
-                log.info("worker ready", extra={"service": service})
+                log.info("worker ready", extra={"service": service, "since_fork_s": _seconds_since_fork()})
                 yield
         finally:
             observer.cancel()
@@ -120,3 +121,14 @@ async def _every(seconds: float, action: Callable[[], None]) -> None:
     while True:
         action()
         await asyncio.sleep(seconds)
+
+
+def _seconds_since_fork() -> float | None:
+    """Seconds since this process began (for a gunicorn worker, its fork): what recycling costs."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            # Field 22, counted after the parenthesised command name, which may hold spaces.
+            started = int(stat.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+            return round(float(uptime.read().split()[0]) - started, 2)
+    except (OSError, ValueError, IndexError):  # not Linux
+        return None
