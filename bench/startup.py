@@ -70,14 +70,17 @@ def startup(label: str, data_dir: Path) -> float:
         stop(server, signal.SIGTERM)
     # The worker's own figure (fork to lifespan done), without the respawn and polling around it;
     # the first is the very first worker, which may build what the others then load.
-    inside = [
-        float(entry["since_fork_s"])
+    ready = [
+        entry
         for line in log_path.read_bytes().splitlines()
         if line.startswith(b"{") and (entry := json.loads(line)).get("msg") == "worker ready"
     ][1:]
+    inside = [float(entry["since_fork_s"]) for entry in ready]
+    cpu = [float(entry["cpu_s"]) for entry in ready]
     median = statistics.median(inside) if inside else float("nan")
     print(
-        f"worker ready after fork, {label:18}: median {median:5.2f}s in the worker "
+        f"worker ready after fork, {label:18}: median {median:5.2f}s wall, "
+        f"{statistics.median(cpu) if cpu else float('nan'):5.2f}s CPU in the worker "
         f"({', '.join(f'{f:.2f}' for f in inside)}); kill to first reply {statistics.median(figures):.2f}s"
     )
     return median

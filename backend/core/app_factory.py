@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -70,7 +71,15 @@ def create_app(
             async with AsyncExitStack() as stack:
                 for service_lifespan in lifespans:
                     await stack.enter_async_context(service_lifespan(app))
-                log.info("worker ready", extra={"service": service, "since_fork_s": _seconds_since_fork()})
+                log.info(
+                    "worker ready",
+                    extra={
+                        "service": service,
+                        "since_fork_s": _seconds_since_fork(),
+                        # CPU spent since the fork: the start's cost where cores are shared.
+                        "cpu_s": round(time.process_time(), 2),
+                    },
+                )
                 yield
         finally:
             observer.cancel()
