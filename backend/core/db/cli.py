@@ -16,6 +16,7 @@ from typing import Any
 from backend.core.config import Settings
 from backend.core.db import migrate
 from backend.core.db.engine import Database, DatabaseUnavailable, create_engine, health, is_unavailable
+from backend.core.redis import REDIS_UNAVAILABLE
 
 
 def add_parser(commands: Any) -> None:
@@ -49,6 +50,9 @@ async def _run(action: str, settings: Settings) -> int:
         return 0
     except DatabaseUnavailable:
         print(f"database unavailable at {_where(settings)}", file=sys.stderr)
+        return 2
+    except REDIS_UNAVAILABLE:
+        print("Redis unavailable at REDIS_URL: nothing imported", file=sys.stderr)
         return 2
     except Exception as error:
         if is_unavailable(error):
