@@ -12,6 +12,7 @@ import pwd
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -104,10 +105,20 @@ class LocalPostgres:
             *argv,
         ]
 
+    def _make_reachable(self) -> None:
+        """Let the server's account traverse (not list) the directories above ours that we own."""
+        if not self._account:
+            return
+        for parent in self.directory.resolve().parents:
+            info = parent.stat()
+            if info.st_uid == os.geteuid() and not info.st_mode & stat.S_IXOTH:
+                parent.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
+
     def _initdb(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._make_reachable()
         if (self.data / "PG_VERSION").exists():
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._own(self.directory)
         self.data.mkdir(mode=0o700, exist_ok=True)
         self._own(self.data)

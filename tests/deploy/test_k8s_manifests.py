@@ -306,7 +306,8 @@ def test_postgres_is_a_stateful_set_on_a_volume_with_probes_and_a_backup_note() 
 def test_api_pods_take_database_url_from_the_secret(name: str) -> None:
     [container] = pod_spec(named("Deployment", name))["containers"]
     env = {e["name"]: e for e in container.get("env", [])}
-    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "medqa-secrets", "key": "DATABASE_URL"}
+    reference = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert reference == {"name": "medqa-secrets", "key": "DATABASE_URL"}
 
 
 def test_secret_is_only_a_template() -> None:
