@@ -66,7 +66,7 @@ def test_validates_against_the_compose_spec_schema(compose: Doc) -> None:
 
 def test_services_and_healthchecks(compose: Doc) -> None:
     services = compose["services"]
-    assert {"redis", "doctor", "patient", "nginx", "prometheus"} <= set(services)
+    assert {"postgres", "redis", "doctor", "patient", "nginx", "prometheus"} <= set(services)
     for name, service in services.items():
         test = service.get("healthcheck", {}).get("test")
         assert test, f"{name}: no healthcheck"
@@ -96,7 +96,9 @@ def test_api_services(compose: Doc, name: str) -> None:
     assert environment["WORKERS"] == "4"
     assert environment["DRAIN_SECONDS"] == "5"
     assert environment["REDIS_URL"].startswith("redis://redis:")
-    assert depends_on(service) == {"redis": "service_healthy"}
+    assert depends_on(service) == {"redis": "service_healthy", "postgres": "service_healthy"}
+    assert environment["DATABASE_URL"].startswith("postgresql://medqa:")
+    assert environment["DATABASE_URL"].endswith("@postgres:5432/medqa")
     assert "/readyz" in service["healthcheck"]["test"] or "/healthz" in service["healthcheck"]["test"]
     assert "ports" not in service, "the APIs are reached through nginx only"
 
@@ -158,3 +160,12 @@ def test_images_used_exist_on_disk_or_are_pinned(compose: Doc) -> None:
             image = str(service["image"])
             assert ":" in image, f"{name}: pin the image tag"
             assert not image.endswith(":latest"), f"{name}: pin the image tag"
+
+
+def test_postgres_keeps_its_data_on_a_volume_and_reports_health(compose: Doc) -> None:
+    postgres = compose["services"]["postgres"]
+    assert str(postgres["image"]).startswith("postgres:15")
+    assert any(str(v).endswith(":/var/lib/postgresql/data") for v in postgres["volumes"])
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    assert "postgres-data" in compose["volumes"]
+    assert "${POSTGRES_PASSWORD:?" in (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8")

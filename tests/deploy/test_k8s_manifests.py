@@ -288,11 +288,34 @@ def test_redis_persists_with_aof() -> None:
     assert named("Service", redis["spec"]["serviceName"])["spec"]["clusterIP"] == "None"
 
 
+def test_postgres_is_a_stateful_set_on_a_volume_with_probes_and_a_backup_note() -> None:
+    postgres = named("StatefulSet", "postgres")
+    [container] = pod_spec(postgres)["containers"]
+    assert str(container["image"]).startswith("postgres:15")
+    assert postgres["spec"]["volumeClaimTemplates"], "the database is not on a persistent volume"
+    assert any(m["mountPath"] == "/var/lib/postgresql/data" for m in container["volumeMounts"])
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert "pg_isready" in container[probe]["exec"]["command"]
+    password = next(e for e in container["env"] if e["name"] == "POSTGRES_PASSWORD")
+    assert password["valueFrom"]["secretKeyRef"] == {"name": "medqa-secrets", "key": "POSTGRES_PASSWORD"}
+    assert named("Service", postgres["spec"]["serviceName"])["spec"]["clusterIP"] == "None"
+    assert "pg_dump" in (DEPLOY_DIR / "k8s" / "postgres.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(API_SERVICES))
+def test_api_pods_take_database_url_from_the_secret(name: str) -> None:
+    [container] = pod_spec(named("Deployment", name))["containers"]
+    env = {e["name"]: e for e in container.get("env", [])}
+    reference = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert reference == {"name": "medqa-secrets", "key": "DATABASE_URL"}
+
+
 def test_secret_is_only_a_template() -> None:
     secret = named("Secret", "medqa-secrets")
     assert "data" not in secret, "base64 data in a committed Secret"
     values = secret["stringData"]
     assert {"REDIS_URL", "REDIS_PASSWORD", "SECRET_KEY", "ADMIN_PASSWORD", "METRICS_TOKEN"} <= set(values)
+    assert {"DATABASE_URL", "POSTGRES_PASSWORD"} <= set(values)
     assert all("CHANGE_ME" in value for value in values.values()), "a committed Secret holds a real value"
 
 
