@@ -28,6 +28,7 @@ import orjson
 from tqdm import tqdm
 
 from backend.core.config import Settings, load_settings
+from backend.core.db import cli as db_cli
 from backend.core.knowledge.importers import FORMATS, UNSAFE_FORMATS, RowError
 from backend.core.knowledge.retrieval.indexer import Indexer
 from backend.core.knowledge.store.documents import Document, valid_store_name
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("names", nargs="*", metavar="NAME", help="stores to rebuild (default: all)")
     rebuild.set_defaults(subparser=rebuild)
     accounts_cli.add_parser(commands)
+    db_cli.add_parser(commands)
     return parser
 
 
@@ -114,6 +116,8 @@ def main(
     args = _parser().parse_args(argv)
     if args.command == "users":
         return accounts_cli.run(args, load_settings())
+    if args.command == "db":
+        return db_cli.run(args, load_settings())
     parser: argparse.ArgumentParser = args.subparser  # errors print the usage of the action at fault
     store = getattr(args, "store", None) or getattr(args, "name", None)
     if store is not None and not valid_store_name(store):

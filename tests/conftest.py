@@ -14,8 +14,10 @@ import httpx
 import pytest
 import redis as redis_sync
 
+from backend.devstack.postgres_server import LocalPostgres
 from backend.devstack.processes import free_port, start_gunicorn, stop, wait_http
 from backend.devstack.redis_server import LocalRedis, redis_answers
+from tests.support import database
 
 SHARED_REDIS_URL = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every key this run writes carries this prefix, so tests never meet other data in the shared Redis.
@@ -37,6 +39,41 @@ def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     client.close()
     if local:
         local.stop()
+
+
+# The machine's PostgreSQL unless DATABASE_URL names another; its maintenance database creates ours.
+SHARED_POSTGRES_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def test_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[database.TestDatabases]:
+    """Where tests make their databases: the shared server, or one started here when none answers."""
+    local = None
+    admin_url = SHARED_POSTGRES_URL
+    if not database.answers(admin_url):
+        local = LocalPostgres(free_port(), tmp_path_factory.mktemp("shared-postgres"), database="postgres")
+        local.start()
+        admin_url = local.url
+    databases = database.TestDatabases(admin_url)
+    yield databases
+    databases.drop_all()
+    if local:
+        local.stop()
+
+
+@pytest.fixture
+def database_url(test_databases: database.TestDatabases) -> str:
+    """A fresh, migrated database of this test's own."""
+    return test_databases.fresh()
+
+
+@pytest.fixture
+def private_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
+    """A PostgreSQL of this test's own on a free port: the one to stop, restart or break."""
+    server = LocalPostgres(free_port(), tmp_path / "postgres")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -84,9 +121,16 @@ StartService = Callable[..., Service]
 
 
 @pytest.fixture
-def start_service(tmp_path: Path) -> Iterator[StartService]:
-    """Start `gunicorn -c gunicorn.conf.py APP` for real; every master is stopped after the test."""
+def start_service(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StartService]:
+    """Start `gunicorn -c gunicorn.conf.py APP` for real; every master is stopped after the test.
+    Services of one test share one fresh database unless DATABASE_URL is passed."""
     started: list[Service] = []
+    shared_database: list[str] = []
+
+    def test_database() -> str:
+        if not shared_database:
+            shared_database.append(request.getfixturevalue("database_url"))
+        return shared_database[0]
 
     def start(app: str = "tests.support.slow_app:app", wait: bool = True, **env: str) -> Service:
         port = free_port()
@@ -99,6 +143,8 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
             "REDIS_KEY_PREFIX": f"{KEY_PREFIX}{port}:",
             **env,
         }
+        if "DATABASE_URL" not in env:
+            full_env["DATABASE_URL"] = test_database()
         log_path = tmp_path / f"gunicorn-{port}.log"
         process = start_gunicorn(app, port, env=full_env, log_path=log_path)
         service = Service(f"http://127.0.0.1:{port}", process, log_path, full_env)

@@ -55,6 +55,8 @@ def create_app(
         app.state.limiter = RateLimiter(redis, settings, service)
         app.state.draining = False
         app.state.readiness_checks = {"redis": redis.ping}
+        # Checks whose failure leaves the worker serving (questions need no database): "degraded".
+        app.state.degraded_checks = {}
 
         def observe_pool() -> None:
             in_use, idle = pool_usage(redis)

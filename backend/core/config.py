@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "medqa:"
     ready_timeout: float = Field(1.0, gt=0)
 
+    # PostgreSQL, the system of record (accounts, consultation records, the audit trail). Unset, `make
+    # run` starts a local one with its data in DATA_DIR/postgres, on POSTGRES_PORT (0: a free port).
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/medqa"
+    database_pool_size: int = Field(5, ge=1, le=100)
+    database_pool_overflow: int = Field(5, ge=0, le=100)
+    database_timeout: float = Field(5.0, gt=0)
+    database_statement_timeout: float = Field(10.0, gt=0)
+    postgres_port: int = Field(0, ge=0, le=65535)
+
     # Caches and data
     cache_max_size: int = Field(5000, ge=0)
     cache_enabled: bool = True

@@ -1,8 +1,9 @@
-"""The README's run command: both services under gunicorn, both web UIs, and Redis if none answers.
+"""The README's run command: both services under gunicorn, both web UIs, and Redis and PostgreSQL
+when none is there (no Redis answers at REDIS_URL; DATABASE_URL is unset).
 
     python -m backend.devstack.run        (what `make run` calls)
 
-Ctrl-C stops everything, in order: UIs, services (gracefully), then the Redis it started.
+Ctrl-C stops everything, in order: UIs, services (gracefully), then the Redis and PostgreSQL it started.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from backend.core.config import Settings, load_settings
-from backend.devstack.processes import start_gunicorn, stop, wait_http
+from backend.devstack.postgres_server import LocalPostgres
+from backend.devstack.processes import free_port, start_gunicorn, stop, wait_http
 from backend.devstack.redis_server import LocalRedis, redis_answers, redis_server_binary
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -43,6 +45,18 @@ def _ensure_redis(settings: Settings) -> LocalRedis | None:
     return local
 
 
+def _ensure_postgres(settings: Settings) -> LocalPostgres | None:
+    """The configured DATABASE_URL as is; without one, a PostgreSQL of our own in DATA_DIR/postgres."""
+    if "database_url" in settings.model_fields_set:
+        _say(f"using the PostgreSQL at DATABASE_URL ({urlsplit(settings.database_url).hostname})")
+        return None
+    local = LocalPostgres(settings.postgres_port or free_port(), settings.data_dir / "postgres")
+    local.start()
+    os.environ["DATABASE_URL"] = local.url  # the services (our children) inherit it
+    _say(f"no DATABASE_URL: started PostgreSQL at {local.url}, its data in {local.data}")
+    return local
+
+
 def _dev_admin(settings: Settings) -> dict[str, str]:
     """A first admin for a development stack without ADMIN_USERNAME: `admin`, with a password made
     once and kept in DATA_DIR/run (the account outlives a restart, so must its password)."""
@@ -62,6 +76,12 @@ def _dev_admin(settings: Settings) -> dict[str, str]:
 def main() -> None:
     settings = load_settings()
     redis = _ensure_redis(settings)
+    try:
+        postgres = _ensure_postgres(settings)
+    except RuntimeError as exc:
+        if redis:
+            redis.stop()
+        raise SystemExit(f"[medqa] {exc}") from None
     doctor_env = _dev_admin(settings) if settings.app_env != "production" else {}
     services = {
         "doctor": ("backend.doctor.app:app", settings.doctor_port, settings.doctor_ui_port),
@@ -79,6 +99,9 @@ def main() -> None:
         for name, child in reversed(children):
             code = stop(child, signal.SIGTERM)
             _say(f"{name} stopped (exit {code})")
+        if postgres:
+            postgres.stop()
+            _say("local PostgreSQL stopped")
         if redis:
             redis.stop()
             _say("local Redis stopped")

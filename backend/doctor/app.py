@@ -7,6 +7,7 @@ from backend.core.app_factory import create_app
 from backend.core.cache.tiered import cache_lifespan
 from backend.core.config import Settings
 from backend.core.consultations import consultations_lifespan
+from backend.core.db.engine import db_lifespan
 from backend.core.knowledge.lifespan import knowledge_lifespan
 from backend.doctor.api import admin_audit, admin_cache, admin_users, auth, consultations, kb, kg, qa
 from backend.doctor.auth.service import auth_lifespan
@@ -30,7 +31,7 @@ def create_doctor_app(settings: Settings | None = None) -> FastAPI:
         # Every /api route but sign-in needs a signed-in doctor; admin routes check the role too.
         api_dependencies=[Depends(current_user)],
         public_routers=[auth.router],
-        lifespans=[auth_lifespan, knowledge_lifespan, cache_lifespan, consultations_lifespan],
+        lifespans=[db_lifespan, auth_lifespan, knowledge_lifespan, cache_lifespan, consultations_lifespan],
         settings=settings,
     )
 

@@ -10,6 +10,7 @@ from backend.core.app_factory import create_app
 from backend.core.cache.tiered import cache_lifespan
 from backend.core.config import Settings
 from backend.core.consultations import consultations_lifespan
+from backend.core.db.engine import db_lifespan
 from backend.core.knowledge.lifespan import knowledge_lifespan
 from backend.patient.api import health_qa, sessions, triage
 from backend.patient.services.red_flags import red_flags_lifespan
@@ -36,6 +37,7 @@ def create_patient_app(settings: Settings | None = None) -> FastAPI:
         # The red-flag rules first: a worker with rules it cannot load must not start.
         lifespans=[
             red_flags_lifespan,
+            db_lifespan,
             knowledge_lifespan,
             cache_lifespan,
             consultations_lifespan,

@@ -1,4 +1,4 @@
-"""The consultation inbox against the real Redis: what the patient and doctor services rely on."""
+"""The consultation inbox against a real PostgreSQL: what the patient and doctor services rely on."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from backend.core.config import Settings
 from backend.core.consultations import STATUSES, ConsultationStore, StoreUnavailable
-from backend.core.redis import RedisClient, create_redis
+from backend.core.db.engine import Database, create_engine
+from backend.core.db.schema import consultations
 from backend.devstack.processes import free_port
-from tests.conftest import KEY_PREFIX
 
 
 def synchronous(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -34,27 +35,25 @@ def synchronous(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[...,
 @dataclass
 class Inbox:
     store: ConsultationStore
-    redis: RedisClient
-    prefix: str
+    db: Database
 
-    def record_key(self, record_id: str) -> str:
-        return f"{self.prefix}{{consultations}}:rec:{record_id}"
-
-    @property
-    def index_key(self) -> str:
-        return f"{self.prefix}{{consultations}}:index"
+    async def stored(self, record_id: str) -> dict[str, Any] | None:
+        """The row as the database holds it, private fields included."""
+        async with self.db.transaction() as connection:
+            row = (
+                await connection.execute(select(consultations).where(consultations.c.id == record_id))
+            ).first()
+        return {str(key): value for key, value in row._mapping.items()} if row is not None else None
 
 
 @asynccontextmanager
-async def inbox(retention_seconds: int = 3600, **overrides: Any) -> AsyncIterator[Inbox]:
-    """A store with a key space of its own, so no test sees another's records."""
-    prefix = f"{KEY_PREFIX}consult-{uuid.uuid4().hex[:8]}:"
-    client = create_redis(Settings(**overrides))
+async def inbox(url: str, retention_seconds: int = 3600, **overrides: Any) -> AsyncIterator[Inbox]:
+    """A store on the test's own database, so no test sees another's records."""
+    database = Database(create_engine(Settings(database_url=url, **overrides)), 2.0)
     try:
-        store = ConsultationStore(client, prefix=prefix, retention_seconds=retention_seconds)
-        yield Inbox(store, client, prefix)
+        yield Inbox(ConsultationStore(database, retention_seconds=retention_seconds), database)
     finally:
-        await client.aclose()
+        await database.engine.dispose()
 
 
 def summary(n: int = 0) -> dict[str, Any]:
@@ -62,10 +61,10 @@ def summary(n: int = 0) -> dict[str, Any]:
 
 
 @synchronous
-async def test_submit_then_get_round_trips_without_exposing_the_session() -> None:
+async def test_submit_then_get_round_trips_without_exposing_the_session(database_url: str) -> None:
     session_id = "patient-session-" + uuid.uuid4().hex
     session_hash = hashlib.sha256(session_id.encode()).hexdigest()
-    async with inbox() as box:
+    async with inbox(database_url) as box:
         created = await box.store.submit(summary(1), department="neurology", session_id=session_id)
         fetched = await box.store.get(created["id"])
 
@@ -80,15 +79,15 @@ async def test_submit_then_get_round_trips_without_exposing_the_session() -> Non
             text = orjson.dumps(shown).decode()
             assert session_id not in text
             assert session_hash not in text
-        raw = await box.redis.get(box.record_key(created["id"]))
-        assert raw is not None
-        assert session_id.encode() not in raw  # stored only as its hash
-        assert orjson.loads(raw)["session_sha256"] == session_hash
+        row = await box.stored(created["id"])
+        assert row is not None
+        assert session_id not in orjson.dumps(row).decode()  # stored only as its hash
+        assert row["session_sha256"] == session_hash
 
 
 @synchronous
-async def test_list_is_newest_first_and_paged() -> None:
-    async with inbox() as box:
+async def test_list_is_newest_first_and_paged(database_url: str) -> None:
+    async with inbox(database_url) as box:
         ids = [
             (await box.store.submit(summary(n), department="cardio", session_id="s"))["id"] for n in range(5)
         ]
@@ -110,8 +109,8 @@ async def test_list_is_newest_first_and_paged() -> None:
 
 
 @synchronous
-async def test_list_filters_by_department_and_status() -> None:
-    async with inbox() as box:
+async def test_list_filters_by_department_and_status(database_url: str) -> None:
+    async with inbox(database_url) as box:
         cardio = [
             (await box.store.submit(summary(n), department="cardio", session_id="a"))["id"] for n in range(3)
         ]
@@ -132,8 +131,8 @@ async def test_list_filters_by_department_and_status() -> None:
 
 
 @synchronous
-async def test_set_status_persists_and_keeps_the_ttl() -> None:
-    async with inbox(retention_seconds=3600) as box:
+async def test_set_status_persists_and_keeps_the_retention(database_url: str) -> None:
+    async with inbox(database_url, retention_seconds=3600) as box:
         created = await box.store.submit(summary(), department="cardio", session_id="s")
         for status in ("seen", "done"):
             changed = await box.store.set_status(created["id"], status)
@@ -143,13 +142,12 @@ async def test_set_status_persists_and_keeps_the_ttl() -> None:
             fetched = await box.store.get(created["id"])
             assert fetched == changed
             assert fetched["summary"] == created["summary"]  # empty lists stay lists
-            ttl = await box.redis.ttl(box.record_key(created["id"]))
-            assert 0 < ttl <= 3600
+            assert fetched["created_at"] == created["created_at"]  # the retention still counts from it
 
 
 @synchronous
-async def test_invalid_status_is_rejected() -> None:
-    async with inbox() as box:
+async def test_invalid_status_is_rejected(database_url: str) -> None:
+    async with inbox(database_url) as box:
         created = await box.store.submit(summary(), department="cardio", session_id="s")
         with pytest.raises(ValueError, match="status"):
             await box.store.set_status(created["id"], "archived")  # type: ignore[arg-type]
@@ -165,17 +163,17 @@ async def test_invalid_status_is_rejected() -> None:
     ["A" * 22, "", "short", "A" * 23, "../../etc/passwd-xxxxx", "AAAAAAAAAAAAAAAAAAAAA*", "x" * 21 + "\n"],
 )
 @synchronous
-async def test_unknown_or_malformed_id_is_none(record_id: str) -> None:
-    async with inbox() as box:
+async def test_unknown_or_malformed_id_is_none(record_id: str, database_url: str) -> None:
+    async with inbox(database_url) as box:
         await box.store.submit(summary(), department="cardio", session_id="s")
         assert await box.store.get(record_id) is None
         assert await box.store.set_status(record_id, "seen") is None
-        assert await box.redis.exists(box.record_key(record_id)) == 0  # set_status created nothing
+        assert await box.stored(record_id) is None  # set_status created nothing
 
 
 @synchronous
-async def test_records_disappear_after_the_retention() -> None:
-    async with inbox(retention_seconds=1) as box:
+async def test_records_disappear_after_the_retention(database_url: str) -> None:
+    async with inbox(database_url, retention_seconds=1) as box:
         created = await box.store.submit(summary(), department="cardio", session_id="s")
         assert await box.store.get(created["id"]) is not None
         assert (await box.store.list())[1] == 1
@@ -184,25 +182,12 @@ async def test_records_disappear_after_the_retention() -> None:
 
         assert await box.store.get(created["id"]) is None
         assert await box.store.list() == ([], 0)
-        assert await box.redis.zcard(box.index_key) == 0
+        assert await box.stored(created["id"]) is None  # deleted, not only hidden
 
 
 @synchronous
-async def test_records_whose_key_expired_leave_the_index() -> None:
-    async with inbox(retention_seconds=3600) as box:
-        kept = await box.store.submit(summary(1), department="cardio", session_id="s")
-        lost = await box.store.submit(summary(2), department="cardio", session_id="s")
-        await box.redis.delete(box.record_key(lost["id"]))  # as if it had expired
-
-        items, total = await box.store.list()
-
-        assert (total, [i["id"] for i in items]) == (1, [kept["id"]])
-        assert await box.redis.zscore(box.index_key, lost["id"]) is None
-
-
-@synchronous
-async def test_erase_session_removes_only_that_sessions_records() -> None:
-    async with inbox() as box:
+async def test_erase_session_removes_only_that_sessions_records(database_url: str) -> None:
+    async with inbox(database_url) as box:
         mine = [
             (await box.store.submit(summary(n), department="cardio", session_id="mine"))["id"]
             for n in range(2)
@@ -221,8 +206,8 @@ async def test_erase_session_removes_only_that_sessions_records() -> None:
 
 
 @synchronous
-async def test_concurrent_status_changes_leave_a_whole_record() -> None:
-    async with inbox(retention_seconds=3600) as box:
+async def test_concurrent_status_changes_leave_a_whole_record(database_url: str) -> None:
+    async with inbox(database_url, retention_seconds=3600) as box:
         created = await box.store.submit(summary(7), department="cardio", session_id="s")
         wanted = ["seen" if n % 2 else "done" for n in range(20)]
 
@@ -230,9 +215,8 @@ async def test_concurrent_status_changes_leave_a_whole_record() -> None:
 
         assert all(result is not None for result in results)
         assert [result["status"] for result in results if result] == wanted  # none silently dropped
-        raw = await box.redis.get(box.record_key(created["id"]))
-        assert raw is not None
-        stored = orjson.loads(raw)
+        stored = await box.stored(created["id"])
+        assert stored is not None
         assert stored["status"] in STATUSES
         assert stored["status"] in ("seen", "done")
         assert {k: v for k, v in stored.items() if k not in ("status", "updated_at", "session_sha256")} == {
@@ -241,13 +225,12 @@ async def test_concurrent_status_changes_leave_a_whole_record() -> None:
         assert await box.store.get(created["id"]) == {
             k: v for k, v in stored.items() if k != "session_sha256"
         }
-        assert await box.redis.ttl(box.record_key(created["id"])) > 0
 
 
 @synchronous
-async def test_redis_down_raises_store_unavailable() -> None:
-    dead = f"redis://127.0.0.1:{free_port()}/0"
-    async with inbox(redis_url=dead, redis_retries=0, redis_connect_timeout=0.5) as box:
+async def test_database_down_raises_store_unavailable() -> None:
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/medqa"
+    async with inbox(dead, database_timeout=0.5) as box:
         with pytest.raises(StoreUnavailable):
             await box.store.submit(summary(), department="cardio", session_id="s")
         with pytest.raises(StoreUnavailable):

@@ -11,12 +11,15 @@ from fastapi.testclient import TestClient
 from backend.doctor.app import create_doctor_app
 from tests.support.auth import TEST_AUTH, admin_headers
 from tests.support.clients import MakeClient, client_maker
+from tests.support.database import TestDatabases
 
 
 @pytest.fixture
-def make_client(tmp_path: Path) -> Iterator[MakeClient]:
+def make_client(tmp_path: Path, test_databases: TestDatabases) -> Iterator[MakeClient]:
     """make(signed_in=True, **settings): a started client, by default signed in as the first admin."""
-    with client_maker(create_doctor_app, tmp_path, rate_limit_qa="1000/minute", **TEST_AUTH) as make:
+    with client_maker(
+        create_doctor_app, tmp_path, test_databases.fresh, rate_limit_qa="1000/minute", **TEST_AUTH
+    ) as make:
 
         def make_doctor_client(signed_in: bool = True, **overrides: object) -> TestClient:
             client = make(**overrides)

@@ -10,11 +10,14 @@ from fastapi.testclient import TestClient
 
 from backend.patient.app import create_patient_app
 from tests.support.clients import MakeClient, client_maker
+from tests.support.database import TestDatabases
 
 
 @pytest.fixture
-def make_client(tmp_path: Path) -> Iterator[MakeClient]:
-    with client_maker(create_patient_app, tmp_path, rate_limit_health="1000/minute") as make:
+def make_client(tmp_path: Path, test_databases: TestDatabases) -> Iterator[MakeClient]:
+    with client_maker(
+        create_patient_app, tmp_path, test_databases.fresh, rate_limit_health="1000/minute"
+    ) as make:
         yield make
 
 

@@ -18,9 +18,13 @@ MakeClient = Callable[..., TestClient]
 
 @contextmanager
 def client_maker(
-    create_app: Callable[[Settings], FastAPI], data_dir: Path, **defaults: object
+    create_app: Callable[[Settings], FastAPI],
+    data_dir: Path,
+    database_url: Callable[[], str],
+    **defaults: object,
 ) -> Iterator[MakeClient]:
-    """Yields make(**overrides) -> a started TestClient; each gets its own Redis key space."""
+    """Yields make(**overrides) -> a started TestClient; each gets its own Redis key space and
+    database (`database_url()` makes one)."""
     clients: list[TestClient] = []
 
     def make(**overrides: object) -> TestClient:
@@ -29,6 +33,7 @@ def client_maker(
                 "data_dir": data_dir,
                 "redis_url": os.environ["REDIS_URL"],
                 "redis_key_prefix": f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
+                "database_url": database_url() if "database_url" not in overrides else None,
                 **defaults,
                 **overrides,
             }

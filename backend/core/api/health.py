@@ -35,7 +35,9 @@ async def readyz(request: Request) -> JSONResponse:
     if state.draining:
         checks["shutdown"] = "draining"
     timeout: float = state.settings.ready_timeout
-    checks_to_run: dict[str, ReadinessCheck] = state.readiness_checks
+    required: dict[str, ReadinessCheck] = state.readiness_checks
+    optional: dict[str, ReadinessCheck] = getattr(state, "degraded_checks", {})
+    checks_to_run = {**required, **optional}
     results = await asyncio.gather(
         *(asyncio.wait_for(check(), timeout) for check in checks_to_run.values()),
         return_exceptions=True,
@@ -46,13 +48,15 @@ async def readyz(request: Request) -> JSONResponse:
             checks[name] = f"failed: {reason}"
         else:
             checks[name] = "ok"
-    failed = {name: value for name, value in checks.items() if value != "ok"}
+    failed = {name: value for name, value in checks.items() if value != "ok" and name not in optional}
     READY.labels(state.service).set(0 if failed else 1)
     if failed:
         message = "Not ready: " + ", ".join(f"{n} {v}" for n, v in failed.items())
         body = error_body("not_ready", message, request_id_of(request), checks=checks)
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
-    return JSONResponse({"status": "ready", "service": state.service, "checks": checks})
+    # A failed optional check keeps the worker in rotation (questions still answer) but says so.
+    status = "degraded" if any(checks[name] != "ok" for name in optional) else "ready"
+    return JSONResponse({"status": status, "service": state.service, "checks": checks})
 
 
 def _may_scrape(request: Request) -> bool:

@@ -6,8 +6,8 @@
     users set-role NAME doctor|admin
     users delete NAME
 
-It talks to the same Redis as the service (REDIS_URL, REDIS_KEY_PREFIX). Passwords are never taken
-as arguments, which would leave them in the shell history and the process list.
+It talks to the same database as the service (DATABASE_URL; the token denylist: REDIS_URL).
+Passwords are never taken as arguments, which would leave them in the shell history and the process list.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from backend.core.config import Settings
+from backend.core.db.engine import Database, create_engine
 from backend.core.redis import create_redis
 from backend.doctor.auth.users import (
     ROLES,
@@ -69,13 +70,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(_run(args, settings, name, password))
     except AuthStoreUnavailable:
-        sys.stderr.write(f"error: Redis does not answer at {settings.redis_url}\n")
+        sys.stderr.write("error: the account store (PostgreSQL at DATABASE_URL) does not answer\n")
         return 1
 
 
 async def _run(args: argparse.Namespace, settings: Settings, name: str, password: str | None) -> int:
     redis = create_redis(settings)
-    users = UserStore(redis, settings)
+    database = Database(create_engine(settings), settings.database_timeout)
+    users = UserStore(database, redis, settings)
     try:
         if args.action == "list":
             for user in await users.list():
@@ -100,4 +102,5 @@ async def _run(args: argparse.Namespace, settings: Settings, name: str, password
         sys.stdout.write(f"{args.action}: {name}\n")
         return 0
     finally:
+        await database.engine.dispose()
         await redis.aclose()

@@ -1,8 +1,10 @@
 """The audit log: who read or changed which patient record or account, and when.
 
-A Redis stream (`P{auth}:audit`), append-only, newest entries read with XREVRANGE. Entries older than
-AUDIT_RETENTION_DAYS are trimmed on write (XADD MINID), so the log keeps a bounded, known history. An
-entry holds ids, never patient text: actor, role, action, record, and the time (the stream id).
+The `audit_log` table in PostgreSQL, append-only for every role: triggers refuse UPDATE and TRUNCATE,
+and DELETE except for the retention purge, which removes entries older than AUDIT_RETENTION_DAYS (by
+age only) after a write, at most once a minute per worker. An entry holds ids, never patient text:
+actor, role, action, record, and the time. Its id is "<unix ms>-<sequence>", ordered like the entries,
+and is what `before` pages with.
 """
 
 from __future__ import annotations
@@ -10,34 +12,51 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sqlalchemy import delete, insert, select, text
+
 from backend.core.config import Settings
-from backend.core.redis import RedisClient
+from backend.core.db.engine import Database
+from backend.core.db.schema import audit_log
 from backend.doctor.auth.users import auth_store_errors
 
-MAX_SCAN = 10_000  # entries examined per query when filtering, so a query is bounded
+PURGE_EVERY_SECONDS = 60.0
 
 
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else value
+def entry_id(at: float, seq: int) -> str:
+    return f"{int(at * 1000)}-{seq}"
 
 
 class AuditLog:
-    def __init__(self, redis: RedisClient, settings: Settings) -> None:
-        self._redis = redis
-        self._key = f"{settings.redis_key_prefix}{{auth}}:audit"
-        self._retention_ms = int(settings.audit_retention_days * 86_400_000)
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self._db = database
+        self._retention_seconds = settings.audit_retention_days * 86_400
+        self._purged_at = 0.0
 
     async def record(self, actor: str, role: str, action: str, records: list[str]) -> None:
         """Append one entry per record; raises (503) when it cannot be written, so no read goes unlogged."""
-        min_id = f"{int(time.time() * 1000) - self._retention_ms}-0"
+        now = time.time()
+        rows = [
+            {"at": now, "actor": actor, "role": role, "action": action, "record": record}
+            for record in records or [""]
+        ]
         with auth_store_errors():
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for record in records or [""]:
-                    fields = {"actor": actor, "role": role, "action": action, "record": record}
-                    pipe.xadd(self._key, fields, minid=min_id, approximate=True)  # type: ignore[arg-type]
-                await pipe.execute()
+            async with self._db.transaction() as connection:
+                await connection.execute(insert(audit_log), rows)
+            if now - self._purged_at > PURGE_EVERY_SECONDS:
+                await self.purge(now)
+
+    async def purge(self, now: float | None = None) -> int:
+        """Delete the entries older than the retention (the only deletion the table accepts)."""
+        cutoff = (now or time.time()) - self._retention_seconds
+        with auth_store_errors():
+            async with self._db.transaction() as connection:
+                await connection.execute(
+                    text("SELECT set_config('medqa.audit_purge_before', :cutoff, true)"),
+                    {"cutoff": repr(cutoff)},
+                )
+                result = await connection.execute(delete(audit_log).where(audit_log.c.at < cutoff))
+        self._purged_at = now or time.time()
+        return int(result.rowcount)
 
     async def query(
         self,
@@ -48,26 +67,32 @@ class AuditLog:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """Entries newest first, optionally for one actor or one record, older than the id `before`."""
-        entries: list[dict[str, Any]] = []
-        if before is not None and tuple(map(int, before.split("-"))) == (0, 0):
-            return entries  # nothing is older than the first possible id
-        end = f"({before}" if before else "+"
-        scanned = 0
+        statement = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+        if actor:
+            statement = statement.where(audit_log.c.actor == actor)
+        if record:
+            statement = statement.where(audit_log.c.record == record)
+        if before is not None:
+            statement = statement.where(audit_log.c.seq < _sequence(before))
         with auth_store_errors():
-            while len(entries) < limit and scanned < MAX_SCAN:
-                batch = await self._redis.xrevrange(self._key, max=end, min="-", count=500)
-                if not batch:
-                    break
-                for entry_id, raw in batch:
-                    scanned += 1
-                    fields = {_text(k): _text(v) for k, v in (raw or {}).items()}
-                    if (actor and fields.get("actor") != actor) or (
-                        record and fields.get("record") != record
-                    ):
-                        continue
-                    entry_id = _text(entry_id)
-                    entries.append({"id": entry_id, "at": int(entry_id.split("-")[0]) / 1000, **fields})
-                    if len(entries) == limit:
-                        break
-                end = f"({_text(batch[-1][0])}"
-        return entries
+            async with self._db.transaction() as connection:
+                rows = (await connection.execute(statement)).all()
+        return [
+            {
+                "id": entry_id(row.at, row.seq),
+                "at": row.at,
+                "actor": row.actor,
+                "role": row.role,
+                "action": row.action,
+                "record": row.record,
+            }
+            for row in rows
+        ]
+
+
+def _sequence(before: str) -> int:
+    """The sequence part of an entry id; ids of earlier versions ("<ms>-<n>" from Redis) parse too."""
+    try:
+        return int(before.rsplit("-", 1)[-1]) if "-" in before else int(before)
+    except ValueError:
+        return 0

@@ -1,13 +1,14 @@
 """Sign-in, token refresh and logout, and the per-request token check, over the stores in this package.
 
 Created per worker in `auth_lifespan` (after the fork). The first admin comes from ADMIN_USERNAME and
-ADMIN_PASSWORD; when Redis is down at start, creating it is retried in the background.
+ADMIN_PASSWORD; when the database is down at start, creating it is retried in the background.
+Accounts and the audit trail live in PostgreSQL; the token denylist and sign-in lockouts in Redis.
 
-Availability: when Redis cannot answer the per-request revocation check within AUTH_CHECK_TIMEOUT, a
+Availability: when the stores cannot answer the per-request revocation check within AUTH_CHECK_TIMEOUT, a
 token whose signature, audience and expiry verify is trusted with the role it carries (counted in
 `medqa_auth_degraded_total`). Clinical answers keep flowing through a Redis outage; what is lost for
 at most ACCESS_TOKEN_SECONDS is only the effect of a logout or password change made meanwhile.
-Sign-in, refresh and logout need Redis and answer 503 without it.
+Sign-in, refresh and logout need both and answer 503 without them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 
 from backend.core.cache.lru import MISSING, TTLCache
 from backend.core.config import DEV_SECRET_KEY, Settings
+from backend.core.db.engine import Database
 from backend.core.errors import AppError
 from backend.core.logging import get_logger
 from backend.core.redis import RedisClient
@@ -53,10 +55,10 @@ def unauthorized(code: str, message: str) -> AppError:
 
 
 class AuthService:
-    def __init__(self, redis: RedisClient, settings: Settings, service: str) -> None:
-        self.users = UserStore(redis, settings)
+    def __init__(self, database: Database, redis: RedisClient, settings: Settings, service: str) -> None:
+        self.users = UserStore(database, redis, settings)
         self.guard = LoginGuard(redis, settings)
-        self.audit = AuditLog(redis, settings)
+        self.audit = AuditLog(database, settings)
         self.signer = TokenSigner(settings)
         self._check_timeout = settings.auth_check_timeout
         self._cache_seconds = settings.auth_cache_seconds
@@ -137,7 +139,7 @@ class AuthService:
             raise unauthorized(exc.code, str(exc)) from exc
 
     async def bootstrap_admin(self, username: str, password: str) -> bool:
-        """Create the first admin from the environment unless it exists; False when Redis is down."""
+        """Create the first admin from the environment unless it exists; False when the database is down."""
         try:
             create = self.users.create(normalise_username(username), password, "admin", exist_ok=True)
             await asyncio.wait_for(create, BOOTSTRAP_TIMEOUT_SECONDS)
@@ -166,7 +168,7 @@ def _locked(seconds: int) -> AppError:
 @contextlib.asynccontextmanager
 async def auth_lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    auth = AuthService(app.state.redis, settings, app.state.service)
+    auth = AuthService(app.state.db, app.state.redis, settings, app.state.service)
     app.state.auth = auth
     if settings.secret_key == DEV_SECRET_KEY:
         log.warning("SECRET_KEY is the development default; set a random one for any real use")
@@ -174,7 +176,7 @@ async def auth_lifespan(app: FastAPI) -> AsyncIterator[None]:
     admin = (settings.admin_username, settings.admin_password)
     # Done before serving when Redis answers, so the first sign-in finds the admin; else retried.
     if settings.admin_username and not await auth.bootstrap_admin(*admin):
-        log.warning("Redis unavailable: the first admin will be created when it answers")
+        log.warning("database unavailable: the first admin will be created when it answers")
         bootstrap = asyncio.create_task(auth.keep_bootstrapping(*admin))
     try:
         yield

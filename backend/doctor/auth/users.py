@@ -1,9 +1,7 @@
-"""Doctor and admin accounts in Redis, with argon2 password hashes (pwdlib).
+"""Doctor and admin accounts in PostgreSQL (the `accounts` table), with argon2 password hashes (pwdlib).
 
-Key layout (`P` is REDIS_KEY_PREFIX):
-  P{auth}:user:<username>    HASH password_hash, role, created_at, valid_after
-  P{auth}:users              SET of usernames, for listing
-  P{auth}:revoked:<jti>      "1", EX the token's remaining lifetime (logout, refresh rotation)
+Redis keeps only what may be lost: the token denylist, `P{auth}:revoked:<jti>` = "1", EX the token's
+remaining lifetime (logout, refresh rotation). A Redis FLUSHALL loses no account.
 
 `valid_after` (unix seconds, to the millisecond) retires every token issued before it: set when a
 password changes, so a stolen token dies with the old password. Hashing and verifying cost ~0.2 s of
@@ -22,8 +20,12 @@ from typing import Literal, TypeVar
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from backend.core.config import MIN_PASSWORD_LENGTH, Settings
+from backend.core.db.engine import Database, DatabaseUnavailable
+from backend.core.db.schema import accounts
 from backend.core.errors import DependencyUnavailable
 from backend.core.redis import REDIS_UNAVAILABLE, RedisClient
 
@@ -36,7 +38,7 @@ T = TypeVar("T")
 
 
 class AuthStoreUnavailable(DependencyUnavailable):
-    """Redis did not answer: sign-in and account changes answer 503."""
+    """The database (accounts, audit) or Redis (denylist) did not answer: sign-in and changes answer 503."""
 
 
 class UserExists(Exception):
@@ -86,27 +88,21 @@ def _role(value: str | None) -> Role | None:
 def auth_store_errors() -> Iterator[None]:
     try:
         yield
-    except REDIS_UNAVAILABLE as exc:
+    except (DatabaseUnavailable, *REDIS_UNAVAILABLE) as exc:
         raise AuthStoreUnavailable("account store unavailable") from exc
 
 
 class UserStore:
-    def __init__(self, redis: RedisClient, settings: Settings) -> None:
+    def __init__(self, database: Database, redis: RedisClient, settings: Settings) -> None:
+        self._db = database
         self._redis = redis
         self._base = f"{settings.redis_key_prefix}{{auth}}:"
         hasher = Argon2Hasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
         self._hasher = PasswordHash((hasher,))
         self._dummy_hash: str | None = None
 
-    def _user_key(self, username: str) -> str:
-        return f"{self._base}user:{username}"
-
     def _revoked_key(self, token_id: str) -> str:
         return f"{self._base}revoked:{token_id}"
-
-    @property
-    def _index(self) -> str:
-        return f"{self._base}users"
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         with auth_store_errors():
@@ -116,89 +112,115 @@ class UserStore:
         return await asyncio.to_thread(self._hasher.hash, password)
 
     async def create(self, username: str, password: str, role: Role, *, exist_ok: bool = False) -> User:
+        """A new account; with exist_ok an existing one is returned as it is (two instances bootstrapping
+        the first admin at once both succeed: INSERT ... ON CONFLICT DO NOTHING decides the winner)."""
         check_username(username)
         check_password(password)
-        key = self._user_key(username)
-        exists: int = await self._call(self._redis.exists(key))
-        if exist_ok and exists:
+        if exist_ok:
             existing = await self.get(username)
             if existing is not None:
                 return existing
         password_hash = await self._hash(password)
         now = time.time()
-        # HSETNX on the hash claims the name atomically: of two admins creating one user, one wins.
-        if not await self._call(self._redis.hsetnx(key, "password_hash", password_hash)):
-            if exist_ok:
-                existing = await self.get(username)
-                if existing is not None:
-                    return existing
+        statement = (
+            pg_insert(accounts)
+            .values(username=username, password_hash=password_hash, role=role, created_at=now, valid_after=0)
+            .on_conflict_do_nothing(index_elements=["username"])
+            .returning(accounts.c.username)
+        )
+        with auth_store_errors():
+            async with self._db.transaction() as connection:
+                created = (await connection.execute(statement)).first() is not None
+        if not created:
+            existing = await self.get(username) if exist_ok else None
+            if existing is not None:
+                return existing
             raise UserExists(username)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"role": role, "created_at": now, "valid_after": 0})
-            pipe.sadd(self._index, username)
-            await self._call(pipe.execute())
         return User(username, role, now)
 
     async def get(self, username: str) -> User | None:
-        role, created_at = await self._call(self._redis.hmget(self._user_key(username), "role", "created_at"))
-        known = _role(role.decode() if isinstance(role, bytes) else role)
-        if known is None:
+        with auth_store_errors():
+            async with self._db.transaction() as connection:
+                row = (
+                    await connection.execute(
+                        select(accounts.c.role, accounts.c.created_at).where(accounts.c.username == username)
+                    )
+                ).first()
+        known = _role(row.role) if row is not None else None
+        if row is None or known is None:
             return None
-        return User(username, known, float(created_at or 0))
+        return User(username, known, float(row.created_at))
 
     async def list(self) -> list[User]:
-        names = sorted(
-            name.decode() if isinstance(name, bytes) else name
-            for name in await self._call(self._redis.smembers(self._index))
-        )
-        users = [await self.get(name) for name in names]
-        return [user for user in users if user is not None]
+        with auth_store_errors():
+            async with self._db.transaction() as connection:
+                rows = (
+                    await connection.execute(
+                        select(accounts.c.username, accounts.c.role, accounts.c.created_at).order_by(
+                            accounts.c.username
+                        )
+                    )
+                ).all()
+        users = [(row.username, _role(row.role), float(row.created_at)) for row in rows]
+        return [User(name, role, created) for name, role, created in users if role is not None]
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user when the password is right; None otherwise, in about the same time either way."""
-        stored = await self._call(self._redis.hget(self._user_key(username), "password_hash"))
-        if stored is None:
+        with auth_store_errors():
+            async with self._db.transaction() as connection:
+                row = (
+                    await connection.execute(
+                        select(accounts.c.password_hash, accounts.c.role, accounts.c.created_at).where(
+                            accounts.c.username == username
+                        )
+                    )
+                ).first()
+        if row is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hash("not a password anyone has")
             await asyncio.to_thread(self._hasher.verify, password, self._dummy_hash)
             return None
-        password_hash = stored.decode() if isinstance(stored, bytes) else stored
-        if not await asyncio.to_thread(self._hasher.verify, password, password_hash):
+        if not await asyncio.to_thread(self._hasher.verify, password, row.password_hash):
             return None
-        return await self.get(username)
+        role = _role(row.role)
+        return User(username, role, float(row.created_at)) if role is not None else None
 
     async def update(
         self, username: str, *, password: str | None = None, role: Role | None = None
     ) -> User | None:
-        key = self._user_key(username)
-        if await self.get(username) is None:
-            return None
-        fields: dict[str | bytes | bytearray | memoryview[int] | int | float, str | float] = {}
+        values: dict[str, str | float] = {}
         if password is not None:
             check_password(password)
-            fields["password_hash"] = await self._hash(password)
-            fields["valid_after"] = round(time.time(), 3)
+            values["password_hash"] = await self._hash(password)
+            values["valid_after"] = round(time.time(), 3)
         if role is not None:
-            fields["role"] = role
-        if fields:
-            await self._call(self._redis.hset(key, mapping=fields))
+            values["role"] = role
+        if values:
+            with auth_store_errors():
+                async with self._db.transaction() as connection:
+                    await connection.execute(
+                        update(accounts).where(accounts.c.username == username).values(**values)
+                    )
         return await self.get(username)
 
     async def delete(self, username: str) -> bool:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._user_key(username))
-            pipe.srem(self._index, username)
-            deleted, _ = await self._call(pipe.execute())
-        return bool(deleted)
+        with auth_store_errors():
+            async with self._db.transaction() as connection:
+                result = await connection.execute(delete(accounts).where(accounts.c.username == username))
+        return bool(result.rowcount)
 
     async def token_state(self, username: str, token_id: str) -> TokenState:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self._user_key(username), "role", "valid_after")
-            pipe.exists(self._revoked_key(token_id))
-            (role, valid_after), revoked = await self._call(pipe.execute())
+        with auth_store_errors():
+            async with self._db.transaction() as connection:
+                row = (
+                    await connection.execute(
+                        select(accounts.c.role, accounts.c.valid_after).where(accounts.c.username == username)
+                    )
+                ).first()
+            revoked = await self._redis.exists(self._revoked_key(token_id))
         return TokenState(
-            role=_role(role.decode() if isinstance(role, bytes) else role),
-            valid_after=float(valid_after or 0),
+            role=_role(row.role) if row is not None else None,
+            valid_after=float(row.valid_after) if row is not None else 0.0,
             revoked=bool(revoked),
         )
 
