@@ -59,6 +59,13 @@ def on_starting(server: Any) -> None:
     directory.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     server.log.info("metrics directory %s", directory)
+    from backend.core.preload import preload_libraries
+
+    # Not preload_app: the app and its resources stay per worker; only the libraries' import
+    # time is shared, so a worker recycled by MAX_REQUESTS is ready in about a second.
+    missing = preload_libraries()
+    if missing:
+        server.log.info("not preloaded (not installed): %s", ", ".join(missing))
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -256,6 +256,11 @@ class Settings(BaseSettings):
     def kb_dir(self) -> Path:
         return self.data_dir / "kb"
 
+    @property
+    def cache_dir(self) -> Path:
+        """Derived data (graph snapshots): rebuilt from the knowledge base whenever it is lost."""
+        return self.data_dir / "cache"
+
 
 def load_settings() -> Settings:
     """Settings for a process entry point: a bad value ends the process with one clear line."""

@@ -14,12 +14,14 @@ import ctypes
 import gc
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from backend.core.config import Settings
 from backend.core.knowledge.graph.diseases import DiseaseRecord, starter_diseases
 from backend.core.knowledge.graph.entities import EntityExtractor, ExtractedEntity
 from backend.core.knowledge.graph.graph import KnowledgeGraph
 from backend.core.knowledge.graph.records import RecordFiles
+from backend.core.knowledge.graph.snapshot import load_or_build, snapshot_key
 from backend.core.knowledge.metrics import EMBEDDING_FAILURES, SEARCH_DURATION
 from backend.core.knowledge.retrieval.embeddings import EmbeddingUnavailable, QueryEmbedder, Vectors
 from backend.core.knowledge.retrieval.hits import Hit, Retrieval
@@ -60,6 +62,21 @@ def ensure_starter_store(indexer: Indexer) -> None:
     gone = {doc_id for doc_id in stored if doc_id.startswith(STARTER_PREFIX)} - set(shipped)
     if changed or gone:
         indexer.upsert(DISEASE_STORE, changed, delete=gone)
+
+
+def load_snapshot(
+    repository: KnowledgeRepository, versions: dict[str, int], cache_dir: Path
+) -> tuple[KnowledgeGraph, EntityExtractor, dict[str, str]]:
+    """The graph, its extractor and the origin map of these store versions: built once per host
+    and version (snapshot.py), loaded by every other worker."""
+    records = {store: repository.records_path(store, version) for store, version in versions.items()}
+
+    def build() -> tuple[KnowledgeGraph, EntityExtractor, dict[str, str]]:
+        graph, origin = load_graph(repository, versions)
+        return graph, EntityExtractor.build(graph), origin
+
+    graph, extractor, origin = load_or_build(cache_dir / "graph", snapshot_key(versions, records), build)
+    return graph, extractor, origin
 
 
 def load_graph(
@@ -124,8 +141,9 @@ class KnowledgeService:
         versions = {info.name: info.version for info in self.store_infos}
         if versions == self.graph_versions:
             return
-        graph, origin = await asyncio.to_thread(load_graph, self.repository, versions)
-        extractor = await asyncio.to_thread(EntityExtractor.build, graph)
+        graph, extractor, origin = await asyncio.to_thread(
+            load_snapshot, self.repository, versions, self.settings.cache_dir
+        )
         # Swapped together, so a request sees one consistent graph, extractor and origin map.
         self.graph, self.extractor, self.record_store = graph, extractor, origin
         self.graph_versions = versions

@@ -12,6 +12,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -26,12 +27,31 @@ class RecordFiles:
     def __init__(self) -> None:
         self._where: dict[str, tuple[int, int, int]] = {}  # id -> (fd, start, length)
         self._fds: list[int] = []
+        self._paths: list[str] = []  # the file of each fd, to reopen them in a graph snapshot
         self._cache: OrderedDict[str, DiseaseRecord] = OrderedDict()
+
+    # A graph snapshot (see snapshot.py) carries the offsets and the paths; the loading worker
+    # reopens the files. The versioned records files are never rewritten in place, so the offsets
+    # still hold for the version the snapshot is keyed by.
+    def __getstate__(self) -> dict[str, Any]:
+        index = {fd: position for position, fd in enumerate(self._fds)}
+        where = {key: (index[fd], start, length) for key, (fd, start, length) in self._where.items()}
+        return {"paths": list(self._paths), "where": where}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._paths = list(state["paths"])
+        self._fds = [os.open(path, os.O_RDONLY) for path in self._paths]
+        fds = self._fds
+        self._where = {
+            key: (fds[position], start, length) for key, (position, start, length) in state["where"].items()
+        }
+        self._cache = OrderedDict()
 
     def add_file(self, path: Path) -> Iterator[DiseaseRecord]:
         """Index a file; yields its records (the ids not seen before) once, for building the graph."""
         fd = os.open(path, os.O_RDONLY)  # kept open: the version stays readable after it is replaced
         self._fds.append(fd)
+        self._paths.append(str(path))
         with path.open("rb") as source:
             start = 0
             for line in source:
@@ -69,9 +89,9 @@ class RecordFiles:
         return (self[disease_id] for disease_id in self._where)
 
     def close(self) -> None:
-        for fd in self._fds:
+        for fd in getattr(self, "_fds", ()):  # a snapshot that failed to reopen has none
             os.close(fd)
-        self._fds.clear()
+        self._fds = []
 
     def __del__(self) -> None:
         self.close()
