@@ -8,6 +8,7 @@ is never needed. Screenshots of the main screens go to test-artifacts/screenshot
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +27,8 @@ from backend.devstack.processes import free_port, wait_http
 from tests.conftest import KEY_PREFIX
 from tests.support.auth import ADMIN_PASSWORD, ADMIN_USERNAME, TEST_AUTH_ENV
 from tests.support.fake_llm import FakeLLM, running_fake_llm
+
+GUIDELINES = PROJECT_ROOT / "tests" / "fixtures" / "ui_guidelines.json"
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request
@@ -169,6 +172,14 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory, shared_redis: str) -> Ite
                 assert time.monotonic() < deadline, stack.log()[-5000:]
                 time.sleep(0.1)
             wait_http(f"{stack.doctor_ui}/", timeout=10)
+            # The hospital's own guideline beside the starter records, as an admin would import it.
+            imported = httpx.post(
+                f"{stack.doctor_api}/api/v1/kb/stores/guidelines/documents",
+                json=json.loads(GUIDELINES.read_text(encoding="utf-8")),
+                headers=stack.admin_headers(),
+                timeout=60,
+            )
+            assert imported.status_code in (200, 201), imported.text
             yield stack
         finally:
             process.send_signal(signal.SIGINT)

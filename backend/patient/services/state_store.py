@@ -112,6 +112,23 @@ def _redis_errors() -> Iterator[None]:
         yield
     except REDIS_UNAVAILABLE as exc:
         raise StoreUnavailable("session store unavailable") from exc
+    except RuntimeError as exc:
+        if not _transport_closed(exc):
+            raise
+        raise StoreUnavailable("session store unavailable") from exc
+
+
+def _transport_closed(exc: BaseException) -> bool:
+    """A write on a socket asyncio already closed, which redis-py lets through as a bare RuntimeError.
+
+    Seen during a Sentinel failover: the old primary drops its clients and a pooled connection is
+    reused before redis-py notices ("unable to perform operation on <TCPTransport closed=True ...>;
+    the handler is closed"). It is an outage like ConnectionError, not a bug, so it answers 503 too.
+    """
+    if isinstance(exc, DependencyUnavailable) or not isinstance(exc, RuntimeError):
+        return False
+    message = str(exc)
+    return "handler is closed" in message or ("Transport" in message and "closed" in message)
 
 
 def _decode(raw: bytes | str) -> Document:
@@ -289,7 +306,9 @@ class SessionStore:
                 with _redis_errors():
                     await pipe.execute()
             except WatchError as exc:
-                if isinstance(exc.__context__, REDIS_UNAVAILABLE):
+                if isinstance(exc.__context__, REDIS_UNAVAILABLE) or (
+                    exc.__context__ is not None and _transport_closed(exc.__context__)
+                ):
                     # redis-py reports a connection lost during EXEC as a WatchError; the write may
                     # have landed, so running the change again could apply it twice.
                     raise StoreUnavailable("session store unavailable; the update may not be saved") from exc

@@ -498,3 +498,50 @@ async def test_a_document_of_the_current_schema_written_by_hand_is_read() -> Non
         assert await env.store.load(session_id, token) == {"history": [1]}
         await env.store.update(session_id, token, appender(2))
         assert await env.store.version(session_id, token) == 4
+
+
+class _ClosedTransport:
+    """A client whose socket asyncio has closed under it, as after a Sentinel failover."""
+
+    def __init__(self, real: RedisClient) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
+        )
+
+    async def set(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get()
+
+
+@synchronous
+async def test_a_closed_transport_is_an_outage_not_a_crash() -> None:
+    async with environment() as env:
+        session_id, token = await env.store.create({"history": ["saved"]})
+        broken = SessionStore(
+            cast(RedisClient, _ClosedTransport(env.raw)), prefix=env.prefix, ttl_seconds=60, max_history=100
+        )
+        with pytest.raises(StoreUnavailable):
+            await broken.load(session_id, token)
+        with pytest.raises(StoreUnavailable):
+            await broken.create({"history": []})
+        with pytest.raises(StoreUnavailable):
+            await broken.delete(session_id, token)
+        assert await env.store.load(session_id, token) == {"history": ["saved"]}
+
+
+@synchronous
+async def test_a_change_raising_runtime_error_is_not_taken_for_an_outage() -> None:
+    async with environment() as env:
+        session_id, token = await env.store.create({"history": []})
+
+        async def buggy(state: dict[str, Any]) -> None:
+            raise RuntimeError("a bug in the change, not Redis")
+
+        with pytest.raises(RuntimeError, match="a bug") as caught:
+            await env.store.update(session_id, token, buggy)
+        assert not isinstance(caught.value, StoreUnavailable)

@@ -137,10 +137,15 @@ class QAPipeline:
             facts.append((text, source.number))
         passages: list[Source] = []
         limit = top_k or self.top_k
+        # The diseases the question names and the graph answers for: another disease's field that
+        # merely mentions one (失眠's complications list 高血压) is about something else.
+        named = {e.id for e in entities if e.type == "disease"} & {s.doc_id for s in sources}
         for hit in retrieval.hits:
             if len(passages) >= limit:
                 break
             if hit.score < self.min_score[language] or not _on_point(hit, wanted):
+                continue
+            if named and _other_disease(hit, named):
                 continue
             source = _find(sources, hit.store, hit.doc_id)
             if source is None:
@@ -232,6 +237,11 @@ def _on_point(hit: Hit, wanted: set[str]) -> bool:
     """A disease passage answers when it is a field the question asks about (any, if none is asked)."""
     section = hit.metadata.get("section")
     return not wanted or section is None or section in wanted
+
+
+def _other_disease(hit: Hit, named: set[str]) -> bool:
+    """A field of a disease record (it has a section) other than the diseases named."""
+    return hit.metadata.get("section") is not None and hit.doc_id not in named
 
 
 def _source(number: int, hit: Hit, question: str) -> Source:

@@ -27,16 +27,26 @@ const textLang = (text) => (/[\u4e00-\u9fff]/.test(text || "") ? "zh-CN" : "en")
 const squash = (text) => String(text ?? "").replace(/\s+/g, " ").trim();
 
 /**
- * The index of the passage a source's snippet was cut from, or -1. A snippet is the passage with
- * its whitespace collapsed, shortened with "…" past a length; a snippet the answer wrote from the
- * knowledge graph is no passage's text and is not located.
+ * The index of the passage a source's snippet was cut from, or -1. A snippet is the sentences of
+ * one passage that answer the question (not always adjacent), its whitespace collapsed, shortened
+ * with "…" past a length: the passage holding most of those sentences is the one cited. A snippet
+ * the answer wrote from the knowledge graph is no passage's text and is not located.
  */
 export function citedPassage(passages, snippet) {
   const core = squash(snippet).replace(/…$/, "").trim();
   if (core.length < 8) return -1;
+  const sentences = core
+    .split(/(?<=[。！？；!?;.])\s*/)
+    .map((piece) => piece.trim())
+    .filter((piece) => piece.length >= 8);
   const texts = passages.map(squash);
-  const index = texts.findIndex((text) => text.startsWith(core));
-  return index >= 0 ? index : texts.findIndex((text) => text.includes(core));
+  let best = -1;
+  let bestCount = 0;
+  texts.forEach((text, index) => {
+    const count = sentences.filter((sentence) => text.includes(sentence)).length;
+    if (count > bestCount) [best, bestCount] = [index, count];
+  });
+  return best;
 }
 
 function metadataValue(value) {
