@@ -20,6 +20,7 @@ from backend.core.config import Settings
 from backend.doctor.app import create_doctor_app
 from backend.patient.app import create_patient_app
 from tests.support.auth import ADMIN_PASSWORD, ADMIN_USERNAME, TEST_AUTH, bearer, login
+from tests.support.database import TestDatabases
 
 PRINCIPALS = ("anonymous", "patient_a", "patient_b", "doctor", "admin")
 DOCTOR = ("dr-matrix", "doctor-password-1")
@@ -35,10 +36,11 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, test_databases: TestDatabases) -> Iterator[World]:
     settings = Settings.model_validate(
         {
             "data_dir": tmp_path_factory.mktemp("matrix"),
+            "database_url": test_databases.fresh(),
             "redis_url": os.environ["REDIS_URL"],
             "redis_key_prefix": f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
             "rate_limit_default": "100000/minute",

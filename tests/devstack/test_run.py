@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from backend.core.config import PROJECT_ROOT
+from backend.devstack.postgres_server import postgres_answers
 from backend.devstack.processes import free_port
 from backend.devstack.redis_server import redis_answers
 
@@ -23,7 +24,7 @@ def test_run_command_brings_up_the_stack_and_ctrl_c_stops_it(tmp_path: Path) -> 
     }
     redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing answers here: the command starts it
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},  # unset: it starts PostgreSQL
         **{k: str(v) for k, v in ports.items()},
         "REDIS_URL": redis_url,
         "DATA_DIR": str(tmp_path / "data"),
@@ -42,6 +43,7 @@ def test_run_command_brings_up_the_stack_and_ctrl_c_stops_it(tmp_path: Path) -> 
             time.sleep(0.2)
         output = log_path.read_text()
         assert f"no Redis answered at {redis_url}" in output
+        database_url = re.search(r"no DATABASE_URL: started PostgreSQL at (\S+),", output).group(1)  # type: ignore[union-attr]
 
         doctor_ui = f"http://127.0.0.1:{ports['DOCTOR_UI_PORT']}"
         patient_ui = f"http://127.0.0.1:{ports['PATIENT_UI_PORT']}"
@@ -64,6 +66,8 @@ def test_run_command_brings_up_the_stack_and_ctrl_c_stops_it(tmp_path: Path) -> 
 
     assert code == 0, log_path.read_text()
     assert not redis_answers(redis_url)
+    assert not postgres_answers(database_url)
+    assert (tmp_path / "data" / "postgres" / "data" / "PG_VERSION").exists(), "the cluster lives in DATA_DIR"
     for port in ports.values():
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=1)

@@ -86,6 +86,13 @@ class TestDatabases:
         _in_thread(migrated())
         self._template_ready = True
 
+    def empty(self) -> str:
+        """The URL of a new database with no schema at all (what migrations start from)."""
+        name = f"medqa_test_{RUN}_{uuid.uuid4().hex[:8]}"
+        _in_thread(_execute(self.admin_url, f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return _dsn(self.admin_url, name)
+
     def fresh(self) -> str:
         """The URL of a new, migrated, empty database."""
         self._prepare_template()

@@ -27,8 +27,9 @@ from backend.core.logging import get_logger
 log = get_logger("db")
 
 # SQLSTATE classes meaning "the server is not there for you now": connection exceptions, operator
-# intervention (shutdown, starting up), insufficient resources.
-_UNAVAILABLE_SQLSTATES = ("08", "57", "53")
+# intervention (shutdown, starting up), insufficient resources, and a database or login that does not
+# exist (yet): a worker keeps serving questions and answers 503 for records until it is fixed.
+_UNAVAILABLE_SQLSTATES = ("08", "57", "53", "3D", "28")
 
 
 class DatabaseUnavailable(DependencyUnavailable):
@@ -53,7 +54,9 @@ def is_unavailable(error: BaseException) -> bool:
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        state = str(getattr(error.orig, "sqlstate", "") or getattr(error.orig, "pgcode", "") or "")
+        orig = error.orig
+        cause = getattr(orig, "__cause__", None)  # asyncpg's own error, under SQLAlchemy's adaptor
+        state = str(getattr(orig, "sqlstate", "") or getattr(cause, "sqlstate", "") or "")
         return state.startswith(_UNAVAILABLE_SQLSTATES) or isinstance(error, sa_exc.OperationalError)
     return isinstance(error, ConnectionError)
 

@@ -24,6 +24,7 @@ from backend.doctor.app import create_doctor_app
 from backend.patient.app import create_patient_app
 from backend.patient.services import dialogue_rules
 from tests.support.auth import TEST_AUTH, admin_headers
+from tests.support.database import TestDatabases
 
 # The assistant asks about 呼吸困难, 咽痛, 流涕 in turn (the symptoms that best separate the candidates),
 # then age and sex, whether she may be pregnant, and past illnesses, allergies and medicines at once.
@@ -32,10 +33,11 @@ DIALOGUE_EN = ["I have a cough and a fever", "three days", "6", "no", "a bit", "
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings.model_validate(
         {
             "data_dir": tmp_path,
+            "database_url": database_url,
             "redis_url": os.environ["REDIS_URL"],
             "redis_key_prefix": f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
             "rate_limit_default": "1000/minute",
@@ -45,11 +47,14 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def patient_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def patient_app(
+    tmp_path_factory: pytest.TempPathFactory, test_databases: TestDatabases
+) -> Iterator[TestClient]:
     """One patient service for the tests that need nothing else (the knowledge base takes seconds)."""
     settings = Settings.model_validate(
         {
             "data_dir": tmp_path_factory.mktemp("patient"),
+            "database_url": test_databases.fresh(),
             "redis_url": os.environ["REDIS_URL"],
             "redis_key_prefix": f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
             "rate_limit_default": "100000/minute",
@@ -198,10 +203,11 @@ def test_erasing_a_session_removes_it_and_its_submitted_summary(apps: tuple[Test
 
 
 def test_redis_down_answers_503_changes_nothing_and_recovers(
-    tmp_path: Path, private_redis: LocalRedis
+    tmp_path: Path, private_redis: LocalRedis, database_url: str
 ) -> None:
     settings = Settings(
         data_dir=tmp_path,
+        database_url=database_url,
         redis_url=private_redis.url,
         redis_retries=0,
         redis_connect_timeout=0.3,
