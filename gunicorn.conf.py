@@ -61,6 +61,14 @@ def on_starting(server: Any) -> None:
     server.log.info("metrics directory %s", directory)
 
 
+def post_worker_init(worker: Any) -> None:
+    # Counters of dead workers stay in the multiprocess directory, so the sum only grows: its
+    # increase beyond WORKERS is the restarts a dashboard shows.
+    from backend.core.metrics import WORKER_STARTS
+
+    WORKER_STARTS.labels(service=_service).inc()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     from backend.core.metrics import mark_worker_dead
 
