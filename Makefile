@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint lock clean
+.PHONY: install run test lint lock clean load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: install
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The load and fault suite at full size (4,000 connections, minutes); `make test` runs its short
+# profile. Figures and plots land in test-artifacts/load/ (figures.json, report.html).
+load: install
+	LOAD_PROFILE=full $(BIN)/python -m pytest tests/load -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
