@@ -18,6 +18,8 @@ class Profile:
 PROFILES = {
     "short": Profile("short", connections=400, hold_seconds=8, max_think=4, steady_clients=20),
     "full": Profile("full", connections=4000, hold_seconds=60, max_think=30, steady_clients=100),
+    # make soak: only test_soak runs; its length is SOAK_SECONDS.
+    "soak": Profile("soak", connections=400, hold_seconds=8, max_think=4, steady_clients=20),
 }
 
 
