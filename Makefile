@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint lock clean
+.PHONY: install run test lint lock clean load soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ run: install
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The load and fault suite at full size (4,000 connections, minutes); `make test` runs its short
+# profile. Figures and plots land in test-artifacts/load/ (figures.json, report.html).
+load: install
+	LOAD_PROFILE=full $(BIN)/python -m pytest tests/load -p no:cacheprovider $(PYTEST_ARGS)
+
+# 30 minutes of steady load, RSS per worker sampled; growth must stay under 5 %.
+# A smoke of the machinery: make soak SOAK_SECONDS=60
+SOAK_SECONDS ?= 1800
+soak: install
+	LOAD_PROFILE=soak SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest tests/load/test_soak.py -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

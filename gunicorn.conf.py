@@ -79,6 +79,14 @@ def pre_fork(server: Any, worker: Any) -> None:
         server.log.warning("graph snapshot not inherited: %s", type(exc).__name__)
 
 
+def post_worker_init(worker: Any) -> None:
+    # Counters of dead workers stay in the multiprocess directory, so the sum only grows: its
+    # increase beyond WORKERS is the restarts a dashboard shows.
+    from backend.core.metrics import WORKER_STARTS
+
+    WORKER_STARTS.labels(service=_service).inc()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     from backend.core.metrics import mark_worker_dead
 

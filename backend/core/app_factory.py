@@ -22,6 +22,7 @@ from backend.core.metrics import REDIS_ERRORS, REDIS_POOL_CONNECTIONS, REDIS_POO
 from backend.core.middleware import RequestEnvelopeMiddleware
 from backend.core.ratelimit import RateLimiter
 from backend.core.redis import create_redis, pool_usage
+from backend.core.shedding import InFlightLimit
 from backend.core.shutdown import install_drain_handler
 
 # A service's own start-up/shut-down work (loading indexes...), run inside the core lifespan.
@@ -118,6 +119,9 @@ def create_app(
     )
     # Added last so it is outermost: it sees every response, CORS preflights included.
     app.add_middleware(RequestEnvelopeMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+    # Outside even the envelope: a shed request costs no parsing, logging or request id.
+    retry_after = settings.overload_retry_after
+    app.add_middleware(InFlightLimit, service=service, limit=settings.max_in_flight, retry_after=retry_after)
     app.include_router(health.router)
     guard = list(api_dependencies)
     app.include_router(system.router, dependencies=guard, responses=ERROR_RESPONSES)

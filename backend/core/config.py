@@ -62,7 +62,11 @@ class Settings(BaseSettings):
 
     # Gunicorn / uvicorn
     workers: int = Field(4, ge=1, le=64)
-    max_connections: int = Field(1000, ge=1)
+    # Open connections per worker, idle keep-alive ones included (uvicorn's limit_concurrency): a
+    # bound on sockets and memory, set high so thinking clients keep their connection.
+    max_connections: int = Field(4096, ge=1)
+    # Requests served at once per worker; beyond it a fast JSON 503 (backend/core/shedding.py).
+    max_in_flight: int = Field(256, ge=1)
     max_requests: int = Field(1000, ge=0)
     max_requests_jitter: int = Field(100, ge=0)
     worker_timeout: int = Field(30, ge=1)

@@ -78,6 +78,12 @@ READY = Gauge(
     multiprocess_mode="livesum",
 )
 
+WORKER_STARTS = Counter(
+    "medqa_worker_starts_total",
+    "Gunicorn workers booted (first start, reload, or replacing one that died or hit MAX_REQUESTS).",
+    ["service"],
+)
+
 
 def render_metrics() -> tuple[bytes, str]:
     """The exposition text: the sum over all workers under gunicorn, this process otherwise."""

@@ -16,7 +16,8 @@ MODULES: Final = (
     "logging.config", "numpy", "numpy.typing", "orjson", "prometheus_client", "pwdlib",
     "pwdlib.hashers.argon2",
     "pydantic", "pydantic.v1", "pydantic_settings", "python_multipart", "redis", "redis.asyncio", "Stemmer",
-    "starlette", "tantivy", "xxhash", "zstandard",
+    "starlette", "tantivy", "xxhash", "zstandard", "fastapi.openapi.models", "starlette.applications",
+    "limits.aio.storage", "uvicorn.protocols.http.httptools_impl",
 )  # fmt: skip
 
 

@@ -52,7 +52,7 @@ def test_bad_value_stops_gunicorn_with_one_line_naming_the_setting(name: str, va
 
 def test_defaults_match_the_documented_values() -> None:
     settings = Settings(_env_file=None)
-    assert (settings.workers, settings.max_connections, settings.redis_max_connections) == (4, 1000, 20)
+    assert (settings.workers, settings.max_connections, settings.redis_max_connections) == (4, 4096, 20)
     assert (settings.redis_connect_timeout, settings.redis_socket_timeout) == (5.0, 5.0)
     assert (settings.cache_max_size, settings.vector_store_cache_size) == (5000, 50)
     assert settings.rate_limit_qa == "10/minute"
