@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     max_connections: int = Field(4096, ge=1)
     # Requests served at once per worker; beyond it a fast JSON 503 (backend/core/shedding.py).
     max_in_flight: int = Field(256, ge=1)
-    max_requests: int = Field(1000, ge=0)
-    max_requests_jitter: int = Field(100, ge=0)
+    max_requests: int = Field(100_000, ge=0)
+    max_requests_jitter: int = Field(10_000, ge=0)
     worker_timeout: int = Field(30, ge=1)
     graceful_timeout: int = Field(30, ge=1)
     keepalive: int = Field(5, ge=1)
