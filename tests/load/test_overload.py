@@ -76,11 +76,13 @@ async def test_overload_gets_fast_json_503s_and_recovers_when_load_drops(
         "overload beyond MAX_IN_FLIGHT", recorder, clients=clients, admitted_at_once=admitted,
         ok=statuses.count(200), rejected_503=statuses.count(503), failed_connections=len(failed),
         rejected_p99_s=round(p99_rejected, 4), work_seconds=WORK_SECONDS,
-        after_load_drops_ok=sum(1 for s in after.samples if s.status == 200), after_load_drops=len(after.samples),
+        after_load_drops=len(after.samples),
+        after_load_drops_ok=sum(1 for s in after.samples if s.status == 200),
     )  # fmt: skip
 
     assert set(statuses) <= {0, 200, 503}
-    assert statuses.count(200) > 0 and rejected, "the load neither got through nor was shed"
+    assert statuses.count(200) > 0, "nothing got through"
+    assert rejected, "nothing was shed: the load did not exceed what is admitted"
     # A refused connection or a reset is not the answer the issue asks for; a few are tolerated.
     assert len(failed) <= 0.02 * len(overload)
     for _, reply in rejected:
