@@ -10,13 +10,14 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from tests.conftest import Service, StartService
 from tests.load.client import Connection, Recorder, Sample
 from tests.load.conftest import Figures
 from tests.load.profile import Profile
-from tests.support.auth import TEST_AUTH_ENV, service_admin_headers
+from tests.support.auth import TEST_AUTH_ENV, admin_headers, bearer, login
 from tests.support.fake_llm import FakeLLM, Mode, fake_llm  # noqa: F401
 
 pytestmark = pytest.mark.timeout(180)
@@ -41,6 +42,15 @@ class Phase:
 class Answer:
     sample: Sample
     degraded: bool | None  # None: no JSON answer
+
+
+def _doctor_headers(url: str) -> dict[str, str]:
+    """Sign in as a doctor account the first admin creates (setup, before any load runs)."""
+    account = {"username": "dr-load", "password": "dr-load-password", "role": "doctor"}
+    with httpx.Client(base_url=url) as client:
+        created = client.post("/api/v1/admin/users", json=account, headers=admin_headers(client))
+        assert created.status_code == 201, created.text
+        return bearer(str(login(client, "dr-load", "dr-load-password")["access_token"]))
 
 
 def _end(answer: Answer) -> float:
@@ -81,7 +91,7 @@ async def test_llm_faults_under_load_degrade_fast_and_the_breaker_recovers(
         LLM_BREAKER_FAILURES="3", LLM_BREAKER_RESET_SECONDS=str(BREAKER_RESET), KEEPALIVE="30",
         MAX_REQUESTS="0", **TEST_AUTH_ENV,
     )  # fmt: skip
-    headers = service_admin_headers(service.url)
+    headers = _doctor_headers(service.url)
     fake_llm.slow_seconds = 3 * LLM_TIMEOUT
     parts = urlsplit(service.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
