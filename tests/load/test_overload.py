@@ -46,7 +46,9 @@ async def test_overload_gets_fast_json_503s_and_recovers_when_load_drops(
             )
             if reply.status == 503:
                 rejected.append((recorder.samples[-1].seconds, reply))
-                await asyncio.sleep(0.05)  # a client that honours nothing but a short pause
+                # Less than Retry-After asks, so the crowd stays beyond capacity; a pause all the
+                # same, or the test's own client loop would be the bottleneck it measures.
+                await asyncio.sleep(0.2)
         connection.close()
 
     recorder.marks["overload starts"] = time.monotonic()
@@ -89,6 +91,6 @@ async def test_overload_gets_fast_json_503s_and_recovers_when_load_drops(
         assert reply.headers.get("content-type", "").startswith("application/json")
         assert int(reply.headers["retry-after"]) >= 1
         assert json.loads(reply.body)["error"]["code"] == "overloaded"
-    # Fast: a rejection costs far less than the work an admitted request waits for.
-    assert p99_rejected < WORK_SECONDS / 2
+    # Fast: a rejection never waits for work to finish (a queue would make it wait WORK_SECONDS or more).
+    assert p99_rejected < WORK_SECONDS
     assert [s.status for s in after.samples] == [200] * len(after.samples)
