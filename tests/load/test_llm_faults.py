@@ -62,10 +62,10 @@ def _end(answer: Answer) -> float:
 
 
 def _phases(scale: float) -> list[Phase]:
-    ok = RECOVERED_AFTER + 1.0 * scale  # then a second (or more) of answers that must be clean
-    fault = 2.0 * scale
+    ok = RECOVERED_AFTER + 0.75 * scale  # then answers that must be clean
+    fault = 1.75 * scale
     return [
-        Phase("ok", "LLM ok", 2.0 * scale),
+        Phase("ok", "LLM ok", 1.5 * scale),
         Phase("error", "LLM down (500)", fault),
         Phase("ok", "LLM back after 500s", ok),
         Phase("slow", "LLM slow (3x LLM_TIMEOUT)", fault),

@@ -34,7 +34,7 @@ async def test_overload_gets_fast_json_503s_and_recovers_when_load_drops(
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     admitted = WORKERS * MAX_IN_FLIGHT
     clients = admitted * (5 if profile.name == "short" else 20)  # far beyond what is admitted
-    duration = 4.0 if profile.name == "short" else 20.0
+    duration = 3.0 if profile.name == "short" else 20.0
     recorder = Recorder()
     rejected: list[tuple[float, Reply]] = []
 
