@@ -27,6 +27,13 @@ class Recorder:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
+@dataclass
+class Reply:
+    status: int  # 0: the connection failed or timed out
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
 class Connection:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
@@ -37,37 +44,52 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def get(self, path: str, recorder: Recorder, limit_seconds: float = 10.0) -> int:
+        return (await self.request("GET", path, recorder, limit_seconds=limit_seconds)).status
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        recorder: Recorder,
+        *,
+        json_body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        limit_seconds: float = 10.0,
+    ) -> Reply:
+        """One exchange; a failed or timed-out one is Reply(status=0), and is recorded like the rest."""
         started = time.monotonic()
         try:
-            status = await asyncio.wait_for(self._exchange(path), limit_seconds)
+            reply = await asyncio.wait_for(
+                self._exchange(method, path, json_body, headers or {}), limit_seconds
+            )
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-            status = 0
+            reply = Reply(0, {}, b"")
             self.close()
-        recorder.samples.append(Sample(started, time.monotonic() - started, status))
-        return status
+        recorder.samples.append(Sample(started, time.monotonic() - started, reply.status))
+        return reply
 
-    async def _exchange(self, path: str) -> int:
+    async def _exchange(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
         if self.writer is None:
             await self.open()
         assert self.reader is not None
         assert self.writer is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.writer.write(head.encode() + b"\r\n" + body)
         await self.writer.drain()
         status_line = await self.reader.readline()
         if not status_line:
             raise ConnectionResetError("closed by the server")
-        length = 0
-        closing = False
+        received: dict[str, str] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-            elif name.strip().lower() == "connection" and value.strip().lower() == "close":
-                closing = True
-        await self.reader.readexactly(length)
-        if closing:
+            received[name.strip().lower()] = value.strip()
+        content = await self.reader.readexactly(int(received.get("content-length", "0")))
+        if received.get("connection", "").lower() == "close":
             self.close()
-        return int(status_line.split()[1])
+        return Reply(int(status_line.split()[1]), received, content)
 
     def close(self) -> None:
         if self.writer is not None:
