@@ -24,14 +24,16 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from backend.devstack.processes import free_port, start_gunicorn, stop, wait_http
 from tests.support.auth import TEST_AUTH_ENV, service_admin_headers
+from tests.support.database import TestDatabases
 
 MAX_EXAMPLES = 20
 
 
-def _serve(app: str, tmp: Path) -> Iterator[str]:
+def _serve(app: str, tmp: Path, database_url: str) -> Iterator[str]:
     port = free_port()
     env = {
         "DATA_DIR": str(tmp / "data"),
+        "DATABASE_URL": database_url,
         "WORKERS": "2",
         "REDIS_KEY_PREFIX": f"{os.environ['REDIS_KEY_PREFIX']}schema-{port}:",
         "RATE_LIMIT_DEFAULT": "100000/minute",
@@ -50,13 +52,13 @@ def _serve(app: str, tmp: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def doctor_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve("backend.doctor.app:app", tmp_path_factory.mktemp("doctor"))
+def doctor_url(tmp_path_factory: pytest.TempPathFactory, test_databases: TestDatabases) -> Iterator[str]:
+    yield from _serve("backend.doctor.app:app", tmp_path_factory.mktemp("doctor"), test_databases.fresh())
 
 
 @pytest.fixture(scope="module")
-def patient_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve("backend.patient.app:app", tmp_path_factory.mktemp("patient"))
+def patient_url(tmp_path_factory: pytest.TempPathFactory, test_databases: TestDatabases) -> Iterator[str]:
+    yield from _serve("backend.patient.app:app", tmp_path_factory.mktemp("patient"), test_databases.fresh())
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ def test_concurrent_first_questions_load_each_store_once_per_worker(start_servic
     )
     headers = service_admin_headers(service.url)
     ready = httpx.get(f"{service.url}/readyz").json()
-    assert ready["checks"] == {"redis": "ok", "knowledge": "ok"}
+    assert ready["checks"] == {"redis": "ok", "database": "ok", "knowledge": "ok"}
     loads_before = service.metric("medqa_kb_store_loads_total")  # the readiness checks loaded it
 
     with ThreadPoolExecutor(16) as pool:
