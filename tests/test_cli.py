@@ -20,10 +20,16 @@ import pytest
 from backend import cli
 from backend.core.config import Settings
 from backend.core.knowledge.store.documents import Document
-from backend.core.knowledge.store.repository import KnowledgeRepository, StoreInfo
+from backend.core.knowledge.store.repository import KnowledgeRepository, PendingBatch
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT / "tests" / "fixtures" / "kb"
+
+
+@pytest.fixture(autouse=True)
+def _own_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes go through the system of record: each test has a database of its own."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -283,12 +289,12 @@ def test_a_failed_write_exits_1_and_leaves_the_store_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     class FullDisk(KnowledgeRepository):
-        def write_locked(
+        def compose(
             self, store: str, documents: Iterable[Document], *args: Any, **kwargs: Any
-        ) -> StoreInfo:
+        ) -> PendingBatch:
             if store == "broken":
                 raise OSError(28, "No space left on device")
-            return super().write_locked(store, documents, *args, **kwargs)
+            return super().compose(store, documents, *args, **kwargs)
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     argv = ["kb", "import", "--format", "jsonl", "--store"]

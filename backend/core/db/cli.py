@@ -3,6 +3,8 @@
 db migrate        apply pending migrations (services also do it when they start)
 db status         reachable?, the schema revision against the code's; exit 1 when behind or down
 db import-redis   copy accounts, consultation records and audit entries from Redis (earlier versions)
+db import-legacy  everything earlier versions kept elsewhere: what import-redis copies, and the
+                  knowledge stores under DATA_DIR/kb that only this host holds; prints the counts
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ def add_parser(commands: Any) -> None:
     actions.add_parser("migrate", help="apply pending migrations")
     actions.add_parser("status", help="reachability and schema revision")
     actions.add_parser("import-redis", help="copy accounts, records and audit entries found in Redis")
+    actions.add_parser(
+        "import-legacy", help="import-redis, and the knowledge stores under DATA_DIR/kb, into the database"
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -46,6 +51,8 @@ async def _run(action: str, settings: Settings) -> int:
         from backend.core.db.import_redis import import_redis
 
         counts = await import_redis(database, settings)
+        if action == "import-legacy":
+            counts["knowledge"] = await _adopt_knowledge(database, settings)
         print(json.dumps(counts))
         return 0
     except DatabaseUnavailable:
@@ -61,6 +68,17 @@ async def _run(action: str, settings: Settings) -> int:
         raise
     finally:
         await database.engine.dispose()
+
+
+async def _adopt_knowledge(database: Database, settings: Settings) -> dict[str, int]:
+    # Imported here: the knowledge layer sits above the database layer, and only this command needs it.
+    from backend.core.knowledge.replication import Replication
+    from backend.core.knowledge.retrieval.indexer import Indexer
+    from backend.core.knowledge.store.central import CentralStore
+    from backend.core.knowledge.store.repository import KnowledgeRepository
+
+    replication = Replication(Indexer(KnowledgeRepository(settings)), CentralStore(database))
+    return await replication.adopt_all()
 
 
 def _where(settings: Settings) -> str:

@@ -11,7 +11,10 @@ from fastapi import FastAPI
 
 from backend.core.config import Settings
 from backend.core.knowledge.qa.pipeline import QAPipeline
+from backend.core.knowledge.replication import CHANNEL, Replication
+from backend.core.knowledge.retrieval.indexer import Indexer
 from backend.core.knowledge.service import KnowledgeService
+from backend.core.knowledge.store.central import CentralStore
 from backend.core.llm.client import LLMClient
 
 
@@ -22,7 +25,16 @@ async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
     # One OpenMP thread per worker: 4 workers x N threads would oversubscribe the cores, and our
     # own thread pool already gives searches their parallelism.
     faiss.omp_set_num_threads(1)
-    knowledge = KnowledgeService(settings, app.state.service)
+    redis = app.state.redis
+    central = CentralStore(app.state.db)
+
+    async def announce(store: str) -> None:
+        await redis.publish(CHANNEL, store)
+
+    def replicate(indexer: Indexer) -> Replication:
+        return Replication(indexer, central, announce)
+
+    knowledge = KnowledgeService(settings, app.state.service, replicate)
     await knowledge.start()
     llm = LLMClient.from_settings(settings, app.state.service)
     app.state.knowledge = knowledge
@@ -35,10 +47,13 @@ async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.readiness_checks["knowledge"] = knowledge.ready
     refresher = asyncio.create_task(knowledge.refresh_forever())
+    assert knowledge.replication is not None
+    follower = asyncio.create_task(knowledge.replication.follow(redis.pubsub))
     try:
         yield
     finally:
         refresher.cancel()
+        follower.cancel()
         if knowledge.embedder is not None:
             await knowledge.embedder.aclose()
         if llm is not None:

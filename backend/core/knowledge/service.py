@@ -12,21 +12,24 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from backend.core.config import Settings
+from backend.core.errors import DependencyUnavailable
 from backend.core.knowledge.graph.build import DISEASE_STORE, load_snapshot
 from backend.core.knowledge.graph.diseases import DiseaseRecord, starter_diseases
 from backend.core.knowledge.graph.entities import EntityExtractor, ExtractedEntity
 from backend.core.knowledge.graph.graph import KnowledgeGraph
 from backend.core.knowledge.graph.snapshot import source_fingerprint
 from backend.core.knowledge.metrics import EMBEDDING_FAILURES, SEARCH_DURATION
+from backend.core.knowledge.replication import Replication
 from backend.core.knowledge.retrieval.embeddings import EmbeddingUnavailable, QueryEmbedder, Vectors
 from backend.core.knowledge.retrieval.hits import Hit, Retrieval
 from backend.core.knowledge.retrieval.indexer import Indexer
 from backend.core.knowledge.retrieval.searcher import StoreSearcher
 from backend.core.knowledge.retrieval.store_cache import StoreCache
+from backend.core.knowledge.store.documents import Document
 from backend.core.knowledge.store.repository import KnowledgeRepository, StoreInfo, StoreNotFound
 from backend.core.logging import get_logger
 from backend.core.text import CJK
@@ -37,36 +40,35 @@ STARTER_PREFIX = "disease-"
 MIN_SCRIPT_SHARE = 0.05  # a store with less of the question's script than this is not searched
 REFRESH_SECONDS = 1.0
 
+Replicate = Callable[[Indexer], Replication]
 
-def ensure_starter_store_once(indexer: Indexer, cache_dir: Path) -> None:
-    """`ensure_starter_store`, skipped when this host already checked these shipped files against
-    this version of the store: comparing every record took a third of a second of each worker's start."""
-    repository = indexer.repository
+
+def starter_marker(repository: KnowledgeRepository, cache_dir: Path) -> Path:
+    """Marks that this host checked the shipped starter files against this version of the store:
+    comparing every record took a third of a second of each worker's start."""
     material = repr((source_fingerprint(), repository.current_version(DISEASE_STORE), str(repository.root)))
-    marker = cache_dir / f"starter-{hashlib.sha256(material.encode()).hexdigest()[:32]}"
-    if marker.exists():
-        return
-    ensure_starter_store(indexer)
+    return cache_dir / f"starter-{hashlib.sha256(material.encode()).hexdigest()[:32]}"
+
+
+def mark_starter_checked(repository: KnowledgeRepository, cache_dir: Path) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in cache_dir.glob("starter-*"):
         with contextlib.suppress(OSError):
             stale.unlink()
-    # Named by the version it found: if ensure_starter_store wrote a new one, the next start
-    # checks once more and marks that version.
-    marker.touch()
+    # Named by the version it found: if a new one was written, the next start checks once more.
+    starter_marker(repository, cache_dir).touch()
 
 
-def ensure_starter_store(indexer: Indexer) -> None:
-    """Build the `diseases` store from the shipped starter conditions, and bring it up to date when
-    the shipped conditions changed (new conditions_*.jsonl files, edited records): only the records
-    that differ are written, and conditions no longer shipped are removed."""
-    repository = indexer.repository
+def starter_changes(repository: KnowledgeRepository) -> tuple[list[Document], set[str], bool]:
+    """What the `diseases` store needs to match the shipped starter conditions: the records that
+    differ (new conditions_*.jsonl files, edited records), the ids no longer shipped, and whether
+    the store is to be created."""
     records = {record.id: record for record in starter_diseases()}
     shipped = {doc_id: record.to_document() for doc_id, record in records.items()}
-    if repository.current_version(DISEASE_STORE) is None:
-        indexer.upsert(DISEASE_STORE, shipped.values(), only_if_missing=True)
-        return
-    path = repository.records_path(DISEASE_STORE, repository.current_version(DISEASE_STORE) or 0)
+    version = repository.current_version(DISEASE_STORE)
+    if version is None:
+        return list(shipped.values()), set(), True
+    path = repository.records_path(DISEASE_STORE, version)
     stored: dict[str, DiseaseRecord] = {}
     if path.exists():
         for line in path.read_bytes().splitlines():
@@ -76,16 +78,25 @@ def ensure_starter_store(indexer: Indexer) -> None:
     # The starter files name their conditions `disease-...`; an id of that form no longer shipped
     # was a starter condition withdrawn by the team.
     gone = {doc_id for doc_id in stored if doc_id.startswith(STARTER_PREFIX)} - set(shipped)
-    if changed or gone:
-        indexer.upsert(DISEASE_STORE, changed, delete=gone)
+    return changed, gone, False
+
+
+def ensure_starter_store(indexer: Indexer) -> None:
+    """Bring this host's `diseases` store up to the shipped starter conditions (no database)."""
+    documents, gone, create = starter_changes(indexer.repository)
+    if documents or gone:
+        indexer.upsert(DISEASE_STORE, documents, delete=gone, only_if_missing=create)
 
 
 class KnowledgeService:
-    def __init__(self, settings: Settings, service: str) -> None:
+    def __init__(self, settings: Settings, service: str, replicate: Replicate | None = None) -> None:
+        """`replicate` ties this host's stores to the system of record (replication.py); without
+        it (tools, tests) the stores are this host's alone."""
         self.settings = settings
         self.service = service
         self.repository = KnowledgeRepository(settings)
         self.indexer = Indexer(self.repository)
+        self.replication = replicate(self.indexer) if replicate is not None else None
         self.identity = self.indexer.identity  # the embedding model, or "" for lexical retrieval only
         self.stores = StoreCache(self.repository, settings.vector_store_cache_size, service, self.identity)
         self.embedder = QueryEmbedder(settings) if self.identity else None
@@ -103,10 +114,75 @@ class KnowledgeService:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.indexer.sync_all)  # a write that stopped before its index
-        await asyncio.to_thread(ensure_starter_store_once, self.indexer, self.settings.cache_dir)
+        if self.replication is not None:
+            try:
+                await self.replication.pull_all()
+            except DependencyUnavailable:
+                log.warning("database unavailable at start: serving this host's copy of the knowledge")
+        await self.ensure_starter()
         # Read before the state it describes: a change in between is caught up with on next use.
         self.generation = await asyncio.to_thread(self.repository.generation)
         await self.refresh_graph()
+
+    async def ensure_starter(self) -> None:
+        """The `diseases` store as shipped, written through the system of record when there is one.
+        With the database down and no copy here, it is built here alone, so questions are answered;
+        the next start writes it through the database, and every host's copy follows that one."""
+        cache_dir = self.settings.cache_dir
+        if (await asyncio.to_thread(starter_marker, self.repository, cache_dir)).exists():
+            return
+        documents, gone, create = await asyncio.to_thread(starter_changes, self.repository)
+        if documents or gone:
+            try:
+                await self.upsert(
+                    DISEASE_STORE, documents, delete=gone, only_if_missing=create, refresh=False
+                )
+            except DependencyUnavailable:
+                if not create:
+                    return  # serve the copy this host has; check again at the next start
+                await asyncio.to_thread(
+                    self.indexer.upsert, DISEASE_STORE, documents, delete=gone, only_if_missing=True
+                )
+                return  # not marked: the next start writes it through the database
+        await asyncio.to_thread(mark_starter_checked, self.repository, cache_dir)
+
+    # --- writes (every replica sees them: replication.py) ----------------------------------
+
+    async def upsert(
+        self,
+        store: str,
+        documents: Sequence[Document],
+        *,
+        delete: Iterable[str] = (),
+        only_if_missing: bool = False,
+        refresh: bool = True,
+    ) -> StoreInfo:
+        if self.replication is not None:
+            info = await self.replication.upsert(
+                store, documents, delete=delete, only_if_missing=only_if_missing
+            )
+        else:
+            info = await asyncio.to_thread(
+                self.indexer.upsert, store, documents, delete=delete, only_if_missing=only_if_missing
+            )
+        if refresh:
+            await self.refresh()
+        return info
+
+    async def delete_document(self, store: str, doc_id: str) -> StoreInfo:
+        if self.replication is not None:
+            info = await self.replication.delete_document(store, doc_id)
+        else:
+            info = await asyncio.to_thread(self.indexer.delete_document, store, doc_id)
+        await self.refresh()
+        return info
+
+    async def delete_store(self, store: str) -> None:
+        if self.replication is not None:
+            await self.replication.delete_store(store)
+        else:
+            await asyncio.to_thread(self.indexer.delete_store, store)
+        await self.refresh()
 
     async def refresh_graph(self) -> None:
         """Re-read the live stores; rebuild the graph and the extractor when any has a new version."""

@@ -130,8 +130,7 @@ async def read_document(store: StorePath, doc_id: DocIdPath, knowledge: Knowledg
 async def add_documents(
     store: StorePath, body: DocumentsRequest, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep
 ) -> StoreInfo:
-    info = await asyncio.to_thread(knowledge.indexer.upsert, store, body.documents)
-    await knowledge.refresh()
+    info = await knowledge.upsert(store, body.documents)
     await auth.record(admin, "kb.documents.upsert", [f"{store}/{doc.id}" for doc in body.documents])
     return info
 
@@ -141,8 +140,7 @@ async def delete_document(
     store: StorePath, doc_id: DocIdPath, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep
 ) -> StoreInfo:
     with _as_404():
-        info = await asyncio.to_thread(knowledge.indexer.delete_document, store, doc_id)
-    await knowledge.refresh()
+        info = await knowledge.delete_document(store, doc_id)
     await auth.record(admin, "kb.documents.delete", [f"{store}/{doc_id}"])
     return info
 
@@ -150,6 +148,5 @@ async def delete_document(
 @router.delete("/stores/{store}", summary="Remove a store and all its documents", status_code=204)
 async def delete_store(store: StorePath, knowledge: KnowledgeDep, admin: AdminDep, auth: AuthDep) -> None:
     with _as_404():
-        await asyncio.to_thread(knowledge.indexer.delete_store, store)
-    await knowledge.refresh()
+        await knowledge.delete_store(store)
     await auth.record(admin, "kb.store.delete", [store])

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from backend.core.config import Settings
@@ -34,7 +35,7 @@ from backend.core.knowledge.retrieval.lexical import (
     read_lexicon,
     write_lexicon,
 )
-from backend.core.knowledge.store.documents import Document
+from backend.core.knowledge.store.documents import Chunk, Document
 from backend.core.knowledge.store.repository import KnowledgeRepository, StoreInfo, StoreNotFound
 from backend.core.logging import get_logger
 
@@ -87,14 +88,14 @@ class Indexer:
             if only_if_missing and self.repository.current_version(store) is not None:
                 return self.repository.info(store)
             info = self.repository.write_locked(store, documents, set(delete), on_progress)
-            self._sync_locked(store)
+            self.sync_locked(store)
         self.repository.bump_generation()
         return info
 
     def delete_document(self, store: str, doc_id: str) -> StoreInfo:
         with self.repository.lock(store):
             info = self.repository.write_locked(store, [], {doc_id}, must_exist=doc_id)
-            self._sync_locked(store)
+            self.sync_locked(store)
         self.repository.bump_generation()
         return info
 
@@ -106,7 +107,7 @@ class Indexer:
     def sync(self, store: str) -> bool:
         """Bring the store's indexes up to its live batch; True when anything changed."""
         with self.repository.lock(store):
-            changed = self._sync_locked(store)
+            changed = self.sync_locked(store)
         if changed:
             self.repository.bump_generation()
         return changed
@@ -136,7 +137,7 @@ class Indexer:
         self.repository.bump_generation()
         return self.repository.info(store)
 
-    def _sync_locked(self, store: str) -> bool:
+    def sync_locked(self, store: str) -> bool:
         version = self.repository.current_version(store)
         if version is None:
             return False
@@ -155,24 +156,32 @@ class Indexer:
         added = apply_batches(directory, analyzer, self.repository.batches(store, since), version)
         log.info("lexical index updated", extra={"store": store, "version": version, "chunks": added})
 
+    def embed_chunks(self, store: str, chunks: list[Chunk]) -> npt.NDArray[np.float32] | None:
+        """The configured model's embeddings of a new batch's chunks, or None (no model, or it
+        failed: the batch is stored without them, and whoever next syncs it embeds it)."""
+        if not self.identity or not chunks:
+            return None
+        try:
+            if self._passages is None:
+                self._passages = create_passage_embedder(self.settings)
+            assert self._passages is not None
+            return self._passages.embed([f"{c.title}\n{c.text}" for c in chunks])
+        except EmbeddingUnavailable as exc:
+            log.warning("passage embedding failed", extra={"store": store, "error": str(exc)})
+            return None
+
     def _embed_missing(self, store: str, version: int) -> bool:
         """Embed the chunks of every batch that has no stored embeddings for the configured model.
         A failing model leaves them missing (dense search skips them) and is retried next time."""
         if not self.identity:
             return False
         changed = False
-        for batch in range(1, version + 1):
+        for batch in range(self.repository.base_version(store) + 1, version + 1):
             if self.repository.has_embeddings(store, self.identity, batch):
                 continue
             chunks = self.repository.read_batch(store, batch).chunks
-            try:
-                if self._passages is None:
-                    self._passages = create_passage_embedder(self.settings)
-                assert self._passages is not None
-                texts = [f"{c.title}\n{c.text}" for c in chunks]
-                vectors = self._passages.embed(texts) if chunks else np.zeros((0, 0), dtype=np.float32)
-            except EmbeddingUnavailable as exc:
-                log.warning("passage embedding failed", extra={"store": store, "error": str(exc)})
+            vectors = self.embed_chunks(store, chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+            if vectors is None:
                 return changed
             self.repository.put_embeddings(store, self.identity, batch, vectors)
             changed = True

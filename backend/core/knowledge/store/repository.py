@@ -23,80 +23,51 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import orjson
-from pydantic import BaseModel
 
 from backend.core.config import Settings
-from backend.core.knowledge.store.documents import Chunk, Document, chunk_document, valid_store_name
+from backend.core.knowledge.store.compose import compose_batch
+from backend.core.knowledge.store.documents import Chunk, Document, valid_store_name
+from backend.core.knowledge.store.models import (
+    Batch,
+    DocumentNotFound,
+    InvalidStoreName,
+    LegacyStore,
+    PendingBatch,
+    StoreInfo,
+    StoreNotFound,
+    chunk_key,
+    model_slug,
+    read_chunks,
+)
 from backend.core.logging import get_logger
+
+__all__ = [
+    "Batch",
+    "DocumentNotFound",
+    "InvalidStoreName",
+    "KnowledgeRepository",
+    "LegacyStore",
+    "PendingBatch",
+    "StoreInfo",
+    "StoreNotFound",
+    "chunk_key",
+    "read_chunks",
+]
 
 log = get_logger("knowledge")
 
 KEEP_LISTS = 2  # batches that keep their documents/records lists: the live one and the one before
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
-class StoreNotFound(LookupError):
-    pass
-
-
-class DocumentNotFound(LookupError):
-    pass
-
-
-class InvalidStoreName(ValueError):
-    pass
-
-
-class LegacyStore(RuntimeError):
-    """A store written by the hashed-embedding release: `python -m backend.cli kb rebuild` converts it."""
-
-
-class StoreInfo(BaseModel):
-    name: str
-    version: int
-    documents: int
-    chunks: int
-    built_at: float = 0.0
-    cjk_share: float = 0.5  # share of CJK among letters in its text: which questions it can answer
-    index_type: str = "lexical"
-    embedder: str = ""  # the model whose stored embeddings the dense index uses, if any
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    version: int
-    chunks: list[Chunk]
-    deleted: list[str]
-
-
-def chunk_key(version: int, position: int) -> str:
-    """A chunk's identity for every index: the batch that added it and its place in that batch."""
-    return f"{version}:{position}"
-
-
-def cjk_share(texts: list[str], sample: int = 2000) -> float:
-    step = max(1, len(texts) // sample)
-    text = "".join(texts[::step])
-    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
-    return round(cjk / (cjk + latin), 3) if cjk + latin else 0.5
-
-
-def model_slug(identity: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", identity)[:120]
 
 
 class KnowledgeRepository:
@@ -188,8 +159,16 @@ class KnowledgeRepository:
         current = self.current_version(store)
         if current is None:
             raise StoreNotFound(store)
-        for version in range(since + 1, current + 1):
+        for version in range(max(since, self.base_version(store)) + 1, current + 1):
             yield self.read_batch(store, version)
+
+    def base_version(self, store: str) -> int:
+        """The version before the store's first batch: 0, unless the store was deleted and created
+        again, when the system of record carries its version sequence on (tables.py)."""
+        try:
+            return int((self.store_dir(store) / "BASE").read_text())
+        except FileNotFoundError:
+            return 0
 
     def read_document(self, store: str, doc_id: str) -> list[Chunk]:
         """A document's chunks in order: a scan of the one batch that holds it, for a person's click."""
@@ -268,39 +247,54 @@ class KnowledgeRepository:
         must_exist: str | None = None,
     ) -> StoreInfo:
         """One batch; the caller holds `lock(store)`. `must_exist` names a document that must be live."""
-        incoming: dict[str, Document] = {}
-        for document in documents:
-            incoming[document.id] = document  # the last one with an id wins
+        pending = self.compose(store, documents, delete, on_progress, must_exist=must_exist)
+        self.apply_locked(store, pending)
+        return pending.info
+
+    def compose(
+        self,
+        store: str,
+        documents: Iterable[Document],
+        delete: set[str],
+        on_progress: Callable[[int], None] | None = None,
+        *,
+        must_exist: str | None = None,
+        base: int = 0,
+    ) -> PendingBatch:
+        """The next batch of the store, cut into chunks against its live state; nothing is written.
+        `base` is the version a store that is not here yet continues from."""
+        return compose_batch(self, store, documents, delete, on_progress, must_exist=must_exist, base=base)
+
+    def apply_locked(self, store: str, pending: PendingBatch) -> None:
+        """Write a composed batch on top of the live one and publish it; the caller holds the lock."""
         current = self.current_version(store)
-        if current is None and must_exist is not None:
-            raise StoreNotFound(store)
+        if current is None and pending.info.version > 1:
+            self.store_dir(store).mkdir(parents=True, exist_ok=True)
+            (self.store_dir(store) / "BASE").write_text(str(pending.info.version - 1))
+        elif pending.info.version != (current or 0) + 1:
+            raise RuntimeError(f"batch {pending.info.version} does not follow {store!r} version {current}")
         live: dict[str, list[Any]] = self.documents(store) if current is not None else {}
-        if must_exist is not None and must_exist not in live:
-            raise DocumentNotFound(must_exist)
-        version = (current or 0) + 1
-        chunks: list[Chunk] = []
-        for done, document in enumerate(incoming.values(), 1):
-            chunks.extend(chunk_document(document))
-            if on_progress and done % 100 == 0:
-                on_progress(100)
-        if on_progress:
-            on_progress(len(incoming) % 100)
-        removed = sorted(doc_id for doc_id in set(incoming) | delete if doc_id in live)
-        for doc_id in removed:
-            del live[doc_id]
-        for document in incoming.values():
-            if document.id not in delete:
-                live[document.id] = [version, document.title]
-        chunks = [c for c in chunks if c.doc_id not in delete]
-        previous = self.info(store) if current is not None else None
-        info = StoreInfo(
-            name=store,
-            version=version,
-            documents=len(live),
-            chunks=(previous.chunks if previous else 0) + len(chunks) - self._chunks_of(store, live, removed),
-            built_at=time.time(),
-            cjk_share=self._share(previous, [c.text for c in chunks]),
-        )
+        for doc_id in pending.removed:
+            live.pop(doc_id, None)
+        for document in pending.documents:
+            live[document.id] = [pending.info.version, document.title]
+        records = self._records_after(store, current, set(pending.removed), pending.records)
+        self.write_batch(store, pending.info, pending.chunks, pending.removed, live, records)
+        self.publish(store, pending.info.version)
+
+    def write_batch(
+        self,
+        store: str,
+        info: StoreInfo,
+        chunks: list[Chunk],
+        removed: list[str],
+        live: dict[str, list[Any]] | None,
+        records: Iterable[bytes] | None,
+    ) -> None:
+        """One batch's directory, written beside the store and renamed into place (not yet live).
+
+        `live` and `records` (JSON lines) are the store's lists after it: only a batch that becomes
+        the live one needs them."""
         directory = self.store_dir(store)
         staging = directory / f".staging-{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
@@ -309,65 +303,32 @@ class KnowledgeRepository:
                 for chunk in chunks:
                     out.write(orjson.dumps(chunk.model_dump()) + b"\n")
             (staging / "deleted.json").write_bytes(orjson.dumps(removed))
-            (staging / "documents.json").write_bytes(orjson.dumps(live))
-            self._write_records(
-                store, current, staging, [d for d in incoming.values() if d.id not in delete], set(removed)
-            )
+            if live is not None:
+                (staging / "documents.json").write_bytes(orjson.dumps(live))
+            if records is not None:
+                with (staging / "records.jsonl").open("wb") as out:
+                    out.writelines(records)
             (staging / "meta.json").write_text(info.model_dump_json(indent=2))
-            target = self.batch_dir(store, version)
+            target = self.batch_dir(store, info.version)
             target.parent.mkdir(exist_ok=True)
+            # Left by a write that stopped before publishing it: never live, so never read.
+            shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        self._publish(store, version)
-        log.info("store written", extra={"store": store, "version": version, "chunks": len(chunks)})
-        return info
+        log.info("store written", extra={"store": store, "version": info.version, "chunks": len(chunks)})
 
-    def _chunks_of(self, store: str, live: dict[str, list[Any]], removed: list[str]) -> int:
-        """How many chunks the removed documents had (read from the batches that added them)."""
-        if not removed:
-            return 0
-        wanted = set(removed)
-        batches: set[int] = set()
-        for version in self._batches_holding(store, wanted):
-            batches.add(version)
-        return sum(
-            1
-            for version in batches
-            for chunk in read_chunks(self.batch_dir(store, version) / "chunks.jsonl")
-            if chunk.doc_id in wanted
-        )
-
-    def _batches_holding(self, store: str, doc_ids: set[str]) -> set[int]:
-        current = self.current_version(store)
-        if current is None:
-            return set()
-        documents = self.documents(store)
-        return {documents[d][0] for d in doc_ids if d in documents}
-
-    @staticmethod
-    def _share(previous: StoreInfo | None, texts: list[str]) -> float:
-        share = cjk_share(texts) if texts else 0.5
-        if previous is None or previous.chunks == 0:
-            return share
-        if not texts:
-            return previous.cjk_share
-        weight = len(texts) / (len(texts) + previous.chunks)
-        return round(previous.cjk_share * (1 - weight) + share * weight, 3)
-
-    def _write_records(
-        self, store: str, current: int | None, staging: Path, incoming: list[Document], removed: set[str]
-    ) -> None:
+    def _records_after(
+        self, store: str, current: int | None, removed: set[str], added: list[dict[str, Any]]
+    ) -> Iterator[bytes]:
         """The live disease records: the previous list less what this batch removed, plus its own."""
-        with (staging / "records.jsonl").open("wb") as out:
-            if current is not None and (old := self.records_path(store, current)).exists():
-                with old.open("rb") as source:
-                    for line in source:
-                        if orjson.loads(line)["id"] not in removed:
-                            out.write(line)
-            for document in incoming:
-                if document.metadata.get("kind") == "disease":
-                    out.write(orjson.dumps({**document.metadata, "id": document.id}) + b"\n")
+        if current is not None and (old := self.records_path(store, current)).exists():
+            with old.open("rb") as source:
+                for line in source:
+                    if orjson.loads(line)["id"] not in removed:
+                        yield line
+        for record in added:
+            yield orjson.dumps(record) + b"\n"
 
     def delete_document(self, store: str, doc_id: str) -> StoreInfo:
         with self.lock(store):
@@ -385,7 +346,22 @@ class KnowledgeRepository:
         shutil.rmtree(trash, ignore_errors=True)
         log.info("store deleted", extra={"store": store})
 
-    def _publish(self, store: str, version: int) -> None:
+    def discard_locked(self, store: str, *, keep: bool = False) -> Path | None:
+        """Drop this host's copy of a store (a cache of the system of record); the caller holds the
+        lock. With `keep`, a copy that exists nowhere else is moved aside instead (its path returned)."""
+        directory = self.store_dir(store)
+        if not directory.exists():
+            return None
+        label = "set-aside" if keep else "deleted"
+        moved = directory.with_name(f".{label}-{store}-{int(time.time())}-{uuid.uuid4().hex[:8]}")
+        directory.rename(moved)
+        if keep:
+            log.warning("local-only store set aside", extra={"store": store, "path": str(moved)})
+            return moved
+        shutil.rmtree(moved, ignore_errors=True)
+        return None
+
+    def publish(self, store: str, version: int) -> None:
         directory = self.store_dir(store)
         pointer = directory / f".CURRENT-{uuid.uuid4().hex}"
         pointer.write_text(f"{version}\n")
@@ -415,9 +391,3 @@ class KnowledgeRepository:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def read_chunks(path: Path) -> Iterator[Chunk]:
-    with path.open("rb") as source:
-        for line in source:
-            yield Chunk.model_validate(orjson.loads(line))
