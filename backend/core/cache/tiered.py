@@ -10,7 +10,7 @@
                              the lock when its holder let go, or compute after CACHE_WAIT_SECONDS
 
 Stale answers cannot outlive a knowledge-base change: every write bumps the generation the key is
-built from (see KnowledgeRepository.generation), in every worker and instance sharing the store.
+built from (see KnowledgeService.current_generation), in every worker and every replica.
 Empty results (nothing found) are cached for CACHE_TTL_EMPTY only (penetration); every TTL gets
 ±CACHE_TTL_JITTER (avalanche). Redis trouble opens a breaker: L2 is skipped, L1 keeps serving,
 callers never see an error, and a half-open trial brings L2 back by itself.

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from backend.core.config import Settings
 from backend.core.db.engine import Database, DatabaseUnavailable, create_engine
 from backend.core.knowledge.importers import FORMATS, UNSAFE_FORMATS, RowError
-from backend.core.knowledge.replication import CHANNEL, LocalWriteError, Replication
+from backend.core.knowledge.replication import LocalWriteError, Replication, channel
 from backend.core.knowledge.retrieval.indexer import Indexer
 from backend.core.knowledge.store.central import CentralStore
 from backend.core.knowledge.store.documents import Document, valid_store_name
@@ -158,7 +158,7 @@ def _replicated(
         redis = create_redis(settings)
 
         async def announce(store: str) -> None:
-            await redis.publish(CHANNEL, store)
+            await redis.publish(channel(settings), store)
 
         try:
             return await work(Replication(Indexer(repository), CentralStore(database), announce))

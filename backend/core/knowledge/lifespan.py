@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from backend.core.config import Settings
 from backend.core.knowledge.qa.pipeline import QAPipeline
-from backend.core.knowledge.replication import CHANNEL, Replication
+from backend.core.knowledge.replication import Replication, channel
 from backend.core.knowledge.retrieval.indexer import Indexer
 from backend.core.knowledge.service import KnowledgeService
 from backend.core.knowledge.store.central import CentralStore
@@ -29,7 +29,7 @@ async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
     central = CentralStore(app.state.db)
 
     async def announce(store: str) -> None:
-        await redis.publish(CHANNEL, store)
+        await redis.publish(channel(settings), store)
 
     def replicate(indexer: Indexer) -> Replication:
         return Replication(indexer, central, announce)
@@ -48,7 +48,7 @@ async def knowledge_lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.readiness_checks["knowledge"] = knowledge.ready
     refresher = asyncio.create_task(knowledge.refresh_forever())
     assert knowledge.replication is not None
-    follower = asyncio.create_task(knowledge.replication.follow(redis.pubsub))
+    follower = asyncio.create_task(knowledge.replication.follow(redis.pubsub, channel(settings)))
     try:
         yield
     finally:

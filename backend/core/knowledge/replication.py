@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from backend.core.config import Settings
 from backend.core.knowledge.retrieval.indexer import Indexer, Progress
 from backend.core.knowledge.store.central import CentralStore, Fetched, Head
 from backend.core.knowledge.store.documents import Document
@@ -38,7 +39,7 @@ from backend.core.logging import get_logger
 
 log = get_logger("knowledge")
 
-CHANNEL = "medqa:kb:changed"
+CHANNEL = "kb:changed"  # under REDIS_KEY_PREFIX: `channel(settings)`
 POLL_SECONDS = 2.0
 
 T = TypeVar("T")
@@ -56,6 +57,11 @@ async def _local(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(function, *args, **kwargs)
     except OSError as exc:
         raise LocalWriteError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def channel(settings: Settings) -> str:
+    """Where writes are announced: deployments sharing a Redis under other prefixes do not hear them."""
+    return f"{settings.redis_key_prefix}{CHANNEL}"
 
 
 def _read_all(documents: Iterable[Document]) -> list[Document]:
@@ -317,16 +323,17 @@ class Replication:
     def _local_heads(self) -> dict[str, LocalHead]:
         return {info.name: (info.version, info.batch_id) for info in self.repository.list_stores()}
 
-    async def follow(self, subscribe: Callable[[], Any] | None) -> None:
+    async def follow(self, subscribe: Callable[[], Any] | None, name: str) -> None:
         """Pull forever: at once on an announcement, and every POLL_SECONDS as the safety net.
 
-        `subscribe` gives a Redis pub/sub object (or None): lost, it is made again next round."""
+        `subscribe` gives a Redis pub/sub object (or None) to listen on channel `name`: lost, it is
+        made again next round."""
         pubsub = None
         while True:
             try:
                 if pubsub is None and subscribe is not None:
                     pubsub = subscribe()
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(name)
                 if pubsub is not None:
                     await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
                 else:

@@ -88,6 +88,15 @@ def ensure_starter_store(indexer: Indexer) -> None:
         indexer.upsert(DISEASE_STORE, documents, delete=gone, only_if_missing=create)
 
 
+def content_key(infos: Sequence[StoreInfo]) -> str:
+    """Names what the stores hold: the same on every replica that holds the same batches."""
+    material = "|".join(
+        f"{info.name}:{info.version}:{info.batch_id or info.built_at}"
+        for info in sorted(infos, key=lambda info: info.name)
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
 class KnowledgeService:
     def __init__(self, settings: Settings, service: str, replicate: Replicate | None = None) -> None:
         """`replicate` ties this host's stores to the system of record (replication.py); without
@@ -108,6 +117,7 @@ class KnowledgeService:
         self.graph_versions: dict[str, int] | None = None  # store versions the graph was built from
         self.store_infos: list[StoreInfo] = []  # the live stores, refreshed with the graph
         self.generation = ""  # the knowledge-base generation the loaded state reflects
+        self.knowledge_key = ""  # what it holds, as caches key on it (content_key)
         self._generation_lock = asyncio.Lock()
 
     # --- start-up and refresh --------------------------------------------------------------
@@ -123,6 +133,7 @@ class KnowledgeService:
         # Read before the state it describes: a change in between is caught up with on next use.
         self.generation = await asyncio.to_thread(self.repository.generation)
         await self.refresh_graph()
+        self.knowledge_key = content_key(self.store_infos)
 
     async def ensure_starter(self) -> None:
         """The `diseases` store as shipped, written through the system of record when there is one.
@@ -206,7 +217,9 @@ class KnowledgeService:
         """The knowledge base's generation now, after catching up with it when it changed.
 
         Caches key on this, so an answer cached under a generation was computed from that
-        generation's stores, and an update is seen by the very next request in every worker."""
+        generation's stores, and an update is seen by the very next request in every worker. The
+        key names the stores' content (versions and batch ids), not this host's files, so replicas
+        holding the same knowledge share their cached answers in Redis, and only those."""
         # A stat() of a local file, on the loop: a thread hop would cost more than a cached answer.
         generation = self.repository.generation()
         if generation != self.generation:
@@ -214,7 +227,8 @@ class KnowledgeService:
                 if generation != self.generation:
                     await self.refresh()
                     self.generation = generation
-        return generation
+                    self.knowledge_key = content_key(self.store_infos)
+        return self.knowledge_key
 
     async def refresh_forever(self) -> None:
         while True:
