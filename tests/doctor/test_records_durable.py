@@ -130,6 +130,11 @@ def test_database_down_answers_503_keeps_qa_and_recovers(
                 "/api/v1/admin/users",
                 {"username": "dr-x", "password": "dr-x-password", "role": "doctor"},
             ),
+            (
+                "POST",
+                "/api/v1/kb/stores/notes/documents",
+                {"documents": [{"id": "n1", "title": "note", "text": "A note on gout."}]},
+            ),
         ):
             response = httpx.request(method, f"{service.url}{path}", json=body, headers=admin, timeout=15)
             assert response.status_code == 503, (path, response.text)
@@ -150,6 +155,8 @@ def test_database_down_answers_503_keeps_qa_and_recovers(
         == "admin"
     )
     assert httpx.get(f"{service.url}/readyz").json()["status"] == "ready"
+    stores = httpx.get(f"{service.url}/api/v1/kb/stores", headers=admin).json()["stores"]
+    assert "notes" not in {store["name"] for store in stores}  # the refused write changed nothing
 
 
 @pytest.mark.timeout(180)

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import redis as redis_sync
 
+from backend.devstack.postgres_server import LocalPostgres
 from backend.devstack.redis_server import LocalRedis
 from tests.conftest import Service, StartService
 from tests.support.auth import TEST_AUTH_ENV, service_admin_headers
@@ -119,7 +120,7 @@ def test_an_import_killed_midway_is_applied_nowhere(
     )
     big = tmp_path / "big.jsonl"
     with big.open("w") as out:
-        for n in range(20_000):
+        for n in range(6_000):
             row = {"id": f"d{n}", "title": f"note {n}", "text": f"Clinical note {n} on arteritis. " * 20}
             out.write(json.dumps(row) + "\n")
     importer = subprocess.Popen(
@@ -157,3 +158,25 @@ def test_an_import_killed_midway_is_applied_nowhere(
     )
     assert again.status_code == 201, again.text  # the store's lock went with the killed writer
     assert again.json()["documents"] == 2
+
+
+def test_an_instance_started_with_the_database_down_answers_then_joins_it(
+    start_service: StartService, private_postgres: LocalPostgres
+) -> None:
+    private_postgres.stop()
+    service = start_service(
+        DOCTOR, WORKERS="1", DATABASE_URL=private_postgres.url, DATABASE_TIMEOUT="1", **TEST_AUTH_ENV
+    )
+    ready = httpx.get(f"{service.url}/readyz", timeout=15)
+    assert (ready.status_code, ready.json()["status"]) == (200, "degraded")  # the starter store is here
+    private_postgres.start()
+    # The starter store it built alone goes into the database, for every replica to serve.
+    query = "SELECT count(*) FROM kb_stores WHERE name = 'diseases' AND deleted_at IS NULL"
+    _within(30, lambda: _scalar_or_zero(private_postgres.url, query) == 1)
+
+
+def _scalar_or_zero(database_url: str, query: str) -> int:
+    try:
+        return _scalar(database_url, query)
+    except (OSError, asyncpg.PostgresError):
+        return 0  # starting, or not migrated yet

@@ -46,7 +46,9 @@ Replicate = Callable[[Indexer], Replication]
 def starter_marker(repository: KnowledgeRepository, cache_dir: Path) -> Path:
     """Marks that this host checked the shipped starter files against this version of the store:
     comparing every record took a third of a second of each worker's start."""
-    material = repr((source_fingerprint(), repository.current_version(DISEASE_STORE), str(repository.root)))
+    version = repository.current_version(DISEASE_STORE)
+    batch = repository.info(DISEASE_STORE).batch_id if version is not None else ""
+    material = repr((source_fingerprint(), version, batch, str(repository.root)))
     return cache_dir / f"starter-{hashlib.sha256(material.encode()).hexdigest()[:32]}"
 
 
@@ -118,6 +120,7 @@ class KnowledgeService:
         self.store_infos: list[StoreInfo] = []  # the live stores, refreshed with the graph
         self.generation = ""  # the knowledge-base generation the loaded state reflects
         self.knowledge_key = ""  # what it holds, as caches key on it (content_key)
+        self.starter_pending = False  # the starter store still to be written through the database
         self._generation_lock = asyncio.Lock()
 
     # --- start-up and refresh --------------------------------------------------------------
@@ -142,6 +145,12 @@ class KnowledgeService:
         cache_dir = self.settings.cache_dir
         if (await asyncio.to_thread(starter_marker, self.repository, cache_dir)).exists():
             return
+        if self.replication is not None and await asyncio.to_thread(self._only_here, DISEASE_STORE):
+            try:  # built here while the database was down: now the database's, for every replica
+                await self.replication.adopt(DISEASE_STORE)
+            except DependencyUnavailable:
+                self.starter_pending = True
+                return
         documents, gone, create = await asyncio.to_thread(starter_changes, self.repository)
         if documents or gone:
             try:
@@ -150,12 +159,19 @@ class KnowledgeService:
                 )
             except DependencyUnavailable:
                 if not create:
-                    return  # serve the copy this host has; check again at the next start
+                    self.starter_pending = True  # serve the copy this host has meanwhile
+                    return
                 await asyncio.to_thread(
                     self.indexer.upsert, DISEASE_STORE, documents, delete=gone, only_if_missing=True
                 )
-                return  # not marked: the next start writes it through the database
+                self.starter_pending = True  # written through the database once it answers
+                return
+        self.starter_pending = False
         await asyncio.to_thread(mark_starter_checked, self.repository, cache_dir)
+
+    def _only_here(self, store: str) -> bool:
+        """The store is on this host alone (written before, or without, the database)."""
+        return self.repository.current_version(store) is not None and not self.repository.info(store).batch_id
 
     # --- writes (every replica sees them: replication.py) ----------------------------------
 
@@ -234,6 +250,8 @@ class KnowledgeService:
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
             try:
+                if self.starter_pending and self.replication is not None:
+                    await self.ensure_starter()
                 await self.refresh()
             except Exception as exc:  # a transient file error must not end the refresher
                 log.warning("knowledge refresh failed", extra={"error": type(exc).__name__})

@@ -13,9 +13,7 @@ from tests.support.auth import login
 from tests.support.clients import MakeClient
 
 
-def users(
-    prefix: str, database_url: str, *args: str, password: str = ""
-) -> subprocess.CompletedProcess[str]:
+def users(prefix: str, database_url: str, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "REDIS_KEY_PREFIX": prefix,
