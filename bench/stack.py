@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import subprocess
 from pathlib import Path
 
 import httpx
 
 from backend.devstack.processes import free_port, start_gunicorn, wait_http
+from tests.support.database import TestDatabases
 
 BENCH_ADMIN = ("bench-admin", "bench-admin-password")
+# The server whose maintenance database creates the benchmark's own (dropped when it ends).
+ADMIN_DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+_databases: list[TestDatabases] = []
+_database_url: list[str] = []
+
+
+def bench_database() -> str:
+    """One migrated database for this benchmark run: the services' system of record, never the
+    developer's own (DATABASE_URL's default)."""
+    if not _database_url:
+        databases = TestDatabases(ADMIN_DATABASE_URL)
+        _databases.append(databases)
+        _database_url.append(databases.fresh())
+        atexit.register(databases.drop_all)
+    return _database_url[0]
 
 
 def serve(
@@ -32,6 +52,7 @@ def serve(
         "ADMIN_USERNAME": BENCH_ADMIN[0],
         "ADMIN_PASSWORD": BENCH_ADMIN[1],
         "ACCESS_TOKEN_SECONDS": "86400",
+        "DATABASE_URL": bench_database(),
         **env,
     }
     process = start_gunicorn(app, port, env=full_env, log_path=log_path)
