@@ -8,17 +8,25 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import orjson
 import redis as redis_sync
 
-from backend.core.config import PROJECT_ROOT
+from backend.core.config import PROJECT_ROOT, Settings
+from backend.core.knowledge.retrieval.indexer import Indexer
+from backend.core.knowledge.store.documents import Document
+from backend.core.knowledge.store.repository import KnowledgeRepository
 from backend.devstack.processes import free_port
 from tests.support.database import TestDatabases
 
 
-def db(database_url: str, *args: str, prefix: str = "unused:") -> subprocess.CompletedProcess[str]:
+def db(
+    database_url: str, *args: str, prefix: str = "unused:", data_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "DATABASE_TIMEOUT": "1", "REDIS_KEY_PREFIX": prefix}
+    if data_dir is not None:
+        env["DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", "backend.cli", "db", *args],
         cwd=PROJECT_ROOT,
@@ -83,3 +91,38 @@ def test_import_redis_copies_everything_once_and_counts_it(database_url: str) ->
     second = json.loads(db(database_url, "import-redis", prefix=prefix).stdout)
     assert [second[kind]["imported"] for kind in ("accounts", "consultations", "audit")] == [0, 0, 0]
     assert [second[kind]["already_present"] for kind in ("accounts", "consultations", "audit")] == [2, 1, 3]
+
+
+def test_import_legacy_puts_the_local_knowledge_stores_into_the_database_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    repository = KnowledgeRepository(Settings(data_dir=tmp_path))
+    documents = [Document(id=f"g{n}", title=f"guide {n}", text=f"Guide {n} on gout.") for n in range(3)]
+    Indexer(repository).upsert("guides", documents)  # written by an earlier version, on this host only
+    Indexer(repository).upsert("guides", documents[:1])
+
+    first = db(database_url, "import-legacy", data_dir=tmp_path)
+    assert first.returncode == 0, first.stderr
+    counts = json.loads(first.stdout)["knowledge"]
+    assert counts == {
+        "stores_found": 1,
+        "adopted": 1,
+        "converted": 0,
+        "already_in_database": 0,
+        "documents": 3,
+    }
+    assert repository.info("guides").batch_id  # this host's copy is now the database's, history and all
+    again = json.loads(db(database_url, "import-legacy", data_dir=tmp_path).stdout)["knowledge"]
+    assert again["stores_found"] == 0
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "kb", "list", "--json"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "elsewhere")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert [(s["name"], s["version"], s["documents"]) for s in json.loads(listed.stdout)] == [
+        ("guides", 2, 3)
+    ]
