@@ -91,9 +91,11 @@ def test_an_import_on_one_instance_is_served_by_the_other_and_a_delete_on_the_ot
     deleted = httpx.delete(f"{second.url}/api/v1/kb/stores/rare/documents/kawasaki", headers=admin)
     assert deleted.status_code == 200, deleted.text
     for service in (first, second):
-        _within(
-            VISIBLE_WITHIN, lambda s=service: "kawasaki" not in _found(s, "strawberry tongue fever", admin)
-        )
+
+        def gone(service: Service = service) -> bool:
+            return "kawasaki" not in _found(service, "strawberry tongue fever", admin)
+
+        _within(VISIBLE_WITHIN, gone)
         assert _found(service, "pulseless arms", admin) == ["takayasu"]
 
     # Redis forgets everything: the knowledge, and the accounts signing in to it, are in the database.
