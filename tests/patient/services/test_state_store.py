@@ -510,9 +510,7 @@ class _ClosedTransport:
         return getattr(self._real, name)
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(
-            "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
-        )
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
 
     async def set(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get()
