@@ -81,45 +81,30 @@ def _answers(port: int, *command: str) -> object:
 
 @contextmanager
 def replicated_redis(directory: Path) -> Iterator[ReplicatedRedis]:
-    """Primary + replica + 3 Sentinels (quorum 2), all stopped on the way out."""
+    """Primary + replica + 3 Sentinels (quorum 2), all stopped on the way out. Yields once they are
+    started: the Sentinels name the primary at once; `wait_ready` waits for the rest."""
     servers = ReplicatedRedis(free_port(), free_port(), [free_port() for _ in range(3)])
     common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+    primary = servers.primary_port
     try:
         servers.processes["primary"] = _start(
-            "primary", ["--port", str(servers.primary_port), *common], directory / "primary"
+            "primary", ["--port", str(primary), *common], directory / "primary"
         )
-        replica_args = ["--port", str(servers.replica_port), "--replicaof", "127.0.0.1", str(servers.primary_port)]
-        servers.processes["replica"] = _start("replica", [*replica_args, *common], directory / "replica")
-
-        def synced() -> bool:
-            info = _answers(servers.replica_port, "INFO", "replication")  # parsed: a dict
-            return isinstance(info, dict) and info.get("master_link_status") == "up"
-
-        _until(synced, "the replica did not sync with the primary")
+        replica = ["--port", str(servers.replica_port), "--replicaof", "127.0.0.1", str(primary), *common]
+        servers.processes["replica"] = _start("replica", replica, directory / "replica")
         for index, port in enumerate(servers.sentinel_ports):
             home = directory / f"sentinel-{index}"
             home.mkdir(parents=True)
             conf = home / "sentinel.conf"  # Sentinel rewrites it: one file each
             conf.write_text(
                 f"port {port}\nbind 127.0.0.1\ndir {home}\n"
-                f"sentinel monitor {MASTER} 127.0.0.1 {servers.primary_port} 2\n"
+                f"sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n"
                 f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}\n"
                 f"sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}\n"
                 f"sentinel parallel-syncs {MASTER} 1\n"
             )
             servers.processes[f"sentinel-{index}"] = _start("sentinel", [str(conf), "--sentinel"], home)
-
-        def all_known() -> bool:
-            # Each Sentinel has found the replica and the two other Sentinels (hello messages, ~2 s).
-            for port in servers.sentinel_ports:
-                info = _answers(port, "SENTINEL", "master", MASTER)  # parsed: a dict
-                if not isinstance(info, dict):
-                    return False
-                if info.get(b"num-slaves") != b"1" or info.get(b"num-other-sentinels") != b"2":
-                    return False
-            return True
-
-        _until(all_known, "the Sentinels did not find the replica and each other", timeout=30)
+        _until(lambda: servers.master_port() == primary, "no Sentinel answers")
         yield servers
     finally:
         for process in servers.processes.values():
@@ -131,3 +116,24 @@ def replicated_redis(directory: Path) -> Iterator[ReplicatedRedis]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def wait_ready(servers: ReplicatedRedis) -> None:
+    """Until the replica is in sync and every Sentinel knows it and the two others (hello messages,
+    every 2 s): only then can they agree the primary is down and promote the replica."""
+
+    def synced() -> bool:
+        info = _answers(servers.replica_port, "INFO", "replication")  # parsed: a dict
+        return isinstance(info, dict) and info.get("master_link_status") == "up"
+
+    def all_known() -> bool:
+        for port in servers.sentinel_ports:
+            info = _answers(port, "SENTINEL", "master", MASTER)  # parsed: a dict
+            if not isinstance(info, dict):
+                return False
+            if info.get(b"num-slaves") != b"1" or info.get(b"num-other-sentinels") != b"2":
+                return False
+        return True
+
+    _until(synced, "the replica did not sync with the primary")
+    _until(all_known, "the Sentinels did not find the replica and each other", timeout=30)

@@ -21,7 +21,7 @@ from tests.conftest import Service, StartService
 from tests.load.client import Connection, Recorder
 from tests.load.conftest import Figures
 from tests.load.profile import Profile
-from tests.load.sentinel import ReplicatedRedis, replicated_redis
+from tests.load.sentinel import ReplicatedRedis, replicated_redis, wait_ready
 from tests.support.auth import TEST_AUTH_ENV, service_admin_headers
 
 pytestmark = pytest.mark.timeout(300)
@@ -76,8 +76,11 @@ async def test_sentinel_failover_under_load_keeps_qa_up_and_loses_no_acknowledge
         }  # fmt: skip
         doctor = start_service("backend.doctor.app:app", wait=False, **env, **TEST_AUTH_ENV)
         patient = start_service("backend.patient.app:app", wait=False, **env)
-        await asyncio.to_thread(_wait_started, doctor, 2)
-        await asyncio.to_thread(_wait_started, patient, 2)
+        await asyncio.gather(
+            asyncio.to_thread(wait_ready, redis),
+            asyncio.to_thread(_wait_started, doctor, 2),
+            asyncio.to_thread(_wait_started, patient, 2),
+        )
         headers = service_admin_headers(doctor.url)
         await asyncio.to_thread(_warm, doctor, headers, 2)
 
