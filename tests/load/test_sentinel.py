@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import Service, StartService
 from tests.load.client import Connection, Recorder
-from tests.load.conftest import Figures
+from tests.load.conftest import Figures, wait_started
 from tests.load.profile import Profile
 from tests.load.sentinel import ReplicatedRedis, replicated_redis, wait_ready
 from tests.support.auth import TEST_AUTH_ENV, service_admin_headers
@@ -78,8 +78,8 @@ async def test_sentinel_failover_under_load_keeps_qa_up_and_loses_no_acknowledge
         patient = start_service("backend.patient.app:app", wait=False, **env)
         await asyncio.gather(
             asyncio.to_thread(wait_ready, redis),
-            asyncio.to_thread(_wait_started, doctor, 2),
-            asyncio.to_thread(_wait_started, patient, 2),
+            asyncio.to_thread(wait_started, doctor, 2),
+            asyncio.to_thread(wait_started, patient, 2),
         )
         headers = service_admin_headers(doctor.url)
         await asyncio.to_thread(_warm, doctor, headers, 2)
@@ -210,11 +210,3 @@ def _statuses(statuses: list[int]) -> dict[str, int]:
     for status in statuses:
         counts[str(status)] = counts.get(str(status), 0) + 1
     return counts
-
-
-def _wait_started(service: Service, workers: int) -> None:
-    from backend.devstack.processes import wait_http
-    from tests.conftest import _wait_all_workers
-
-    wait_http(f"{service.url}/healthz", timeout=60)
-    _wait_all_workers(service, workers)
