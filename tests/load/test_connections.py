@@ -93,7 +93,7 @@ async def test_keep_alive_connections_with_think_times_all_get_answers(
             else:
                 await converse(connection, session)
             reconnects += was_open and connection.writer is None
-            await asyncio.sleep(rng.uniform(1, profile.max_think))
+            await asyncio.sleep(min(rng.uniform(1, profile.max_think), max(0.0, stop_at - time.monotonic())))
 
     doctor_port, patient_port = _address(doctor)[1], _address(patient)[1]
     connections = [
