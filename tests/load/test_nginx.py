@@ -98,9 +98,9 @@ async def test_nginx_in_front_of_two_instances_loses_no_request_on_reload_and_dr
                     await asyncio.wait_for(stop.wait(), rng.uniform(1, profile.max_think))
             connection.close()
 
+        # Each connection opens with its first request, as a browser's does: nginx closes one that
+        # sends nothing within client_header_timeout (10 s), and the first pause may be longer.
         connections = [Connection("127.0.0.1", edge.doctor_port) for _ in range(profile.connections)]
-        for start in range(0, len(connections), 200):
-            await asyncio.gather(*(c.open() for c in connections[start : start + 200]))
         clients = [asyncio.create_task(doctor(c)) for c in connections]
         # Half the keep-alive test's hold: that test covers the connections, this one what is behind nginx.
         await asyncio.sleep(hold_seconds)
@@ -137,6 +137,12 @@ async def test_nginx_in_front_of_two_instances_loses_no_request_on_reload_and_dr
             extra.update(drain_s=round(drain_seconds, 3), exit_code=exit_code, nginx_retried=retried)
         figures.record(f"nginx: {name}", recorder, statuses=_statuses(recorder), **extra)
 
+    if profile.name == "full":
+        # `make load` needs a machine that carries this load. Where requests queue for seconds, those
+        # in a draining instance's accept queue longer than proxy_next_upstream_timeout (15 s) are
+        # reset when it closes its socket, and nginx no longer retries them: that is overload, and
+        # this says so first. The short profile (a shared CI machine) asserts no latency.
+        assert phases["keep-alive"].percentile(0.99) < 1.0, "saturated: the faults below would measure that"
     for name, recorder in phases.items():
         assert recorder.samples, name
         assert recorder.errors() == [], f"{name}: {_statuses(recorder)}"
