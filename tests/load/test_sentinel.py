@@ -168,6 +168,8 @@ async def test_sentinel_failover_under_load_keeps_qa_up_and_loses_no_acknowledge
     assert set(created) <= {201, 503}
     assert bad_bodies == [], "a 503 without the JSON error shape"
     assert sent.count(200) > 0
+    before = [s for s in writes_failed if s.started + s.seconds < killed_at]
+    assert before == [], "writes failed while the primary was up (a pool too small refuses, it must wait)"
     for session in sessions:
         history = read_back[session.session_id]
         said = [m["text"] for m in history if m["role"] == "patient"]
