@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -25,6 +25,12 @@ RedisClient: TypeAlias = "Redis | RedisCluster"
 
 # Errors that mean "Redis is not answering"; callers degrade on these instead of failing requests.
 REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool, bounded the way the plain one is: a request past REDIS_MAX_CONNECTIONS waits up
+    to REDIS_POOL_TIMEOUT for a free connection instead of failing at once (MaxConnectionsError), which
+    under load turned every burst beyond the bound into 503s (tests/load/test_sentinel.py)."""
 
 
 def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
@@ -84,8 +90,10 @@ def create_redis(settings: Settings) -> RedisClient:
         )
         client: Redis = sentinel.master_for(
             segments[0],
+            connection_pool_class=BlockingSentinelConnectionPool,
             db=db,
             max_connections=settings.redis_max_connections,
+            timeout=settings.redis_pool_timeout,
             **common,
             **_credentials(parts.netloc),
         )

@@ -136,6 +136,41 @@ def test_sentinel_finds_the_master(
     assert redis_sync.Redis.from_url(private_redis.url).get("k") == b"via-sentinel"
 
 
+def test_sentinel_pool_is_bounded_and_waits_for_a_free_connection(
+    tmp_path: Path, private_redis: LocalRedis, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    conf = tmp_path / "sentinel" / "sentinel.conf"
+    conf.parent.mkdir()
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {private_redis.port} 1\n"
+    )
+    spawned.append(_spawn([str(conf), "--sentinel"], conf.parent))
+    _wait_ping(redis_sync.Redis(host="127.0.0.1", port=port))
+    url = f"redis+sentinel://127.0.0.1:{port}/mymaster/0"
+
+    async def scenario() -> tuple[float, int]:
+        client = create_redis(_settings(url, redis_max_connections=2, redis_pool_timeout=5))
+        peak = 0
+
+        async def blocking_pop() -> None:
+            nonlocal peak
+            task = asyncio.ensure_future(client.blpop([f"{KEY_PREFIX}never"], timeout=0.3))
+            await asyncio.sleep(0.05)
+            peak = max(peak, pool_usage(client)[0])
+            await task
+
+        started = time.monotonic()
+        await asyncio.gather(*(blocking_pop() for _ in range(6)))
+        elapsed = time.monotonic() - started
+        await client.aclose()
+        return elapsed, peak
+
+    elapsed, peak = asyncio.run(scenario())
+    assert peak == 2  # never more than REDIS_MAX_CONNECTIONS
+    assert elapsed >= 0.85  # three rounds through 2 connections: the others waited, none was refused
+
+
 def test_cluster(tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None:
     port = free_port()
     spawned.append(

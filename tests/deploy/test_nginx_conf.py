@@ -240,12 +240,23 @@ def test_upstreams_have_passive_health_checks_and_keepalive() -> None:
     assert re.search(r'proxy_set_header\s+Connection\s+"";', text)
 
 
+# POSTs that change nothing: nginx may send them again to another instance (non_idempotent).
+SAFE_POSTS = {"/api/v1/medical/qa", "/api/v1/medical/qa/batch"}
+
+
 def test_retries_only_idempotent_requests_on_error_timeout_502_503() -> None:
     text = without_comments(conf_text())
     directive = re.search(r"^\s*proxy_next_upstream\s+([^;]+);", text, re.MULTILINE)
     assert directive, "proxy_next_upstream is not set"
     assert set(directive.group(1).split()) == {"error", "timeout", "http_502", "http_503"}
-    assert "non_idempotent" not in text
+    # non_idempotent only inside the exact locations of the question-answering POSTs.
+    retried_posts = re.findall(
+        r"location\s*=\s*(\S+)\s*\{[^}]*proxy_next_upstream\s+([^;]+\bnon_idempotent\b[^;]*);", text
+    )
+    assert {path for path, _ in retried_posts} == SAFE_POSTS
+    for _, values in retried_posts:
+        assert set(values.split()) == {"error", "timeout", "http_502", "http_503", "non_idempotent"}
+    assert text.count("non_idempotent") == len(SAFE_POSTS)
 
 
 def test_limits_headers_and_hardening() -> None:
@@ -459,3 +470,18 @@ def test_non_idempotent_request_is_not_retried_after_a_503(
     [request_id] = sent_to_draining
     assert outcomes[request_id] == 503, "a POST already sent must not be replayed on another instance"
     assert request_id not in ids(live)
+
+
+def test_a_question_answered_503_by_a_draining_instance_is_asked_again_elsewhere(
+    launch_nginx: Callable[[Sequence[int], Sequence[int]], RunningNginx],
+    stub_backend: Callable[..., StubBackend],
+) -> None:
+    draining = stub_backend("doctor-draining", status=503)
+    live = stub_backend("doctor-live")
+    nginx = launch_nginx([draining.port, live.port], [stub_backend("patient").port])
+
+    for path in sorted(SAFE_POSTS):
+        for _ in range(6):
+            status, _, body = request(nginx.doctor_port, "POST", path, body=b"{}")
+            assert (status, json.loads(body)["instance"]) == (200, "doctor-live"), path
+    assert draining.seen(), "round-robin never reached the failing instance"

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from backend.devstack.processes import wait_http
+from tests.conftest import Service, _wait_all_workers
 from tests.load import report
 from tests.load.client import Recorder
 from tests.load.profile import Profile, current
@@ -26,6 +28,12 @@ class Figures:
             **figures,
         }
         self.series[name] = report.per_second(recorder)
+
+
+def wait_started(service: Service, workers: int) -> None:
+    """For a service started with wait=False (several start at once): until all its workers are ready."""
+    wait_http(f"{service.url}/healthz", timeout=60)
+    _wait_all_workers(service, workers)
 
 
 @pytest.fixture(scope="session")
