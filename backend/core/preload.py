@@ -18,6 +18,9 @@ MODULES: Final = (
     "pydantic", "pydantic.v1", "pydantic_settings", "python_multipart", "redis", "redis.asyncio", "Stemmer",
     "starlette", "tantivy", "xxhash", "zstandard", "fastapi.openapi.models", "starlette.applications",
     "limits.aio.storage", "uvicorn.protocols.http.httptools_impl",
+    "sqlalchemy", "sqlalchemy.ext.asyncio", "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.dialects.postgresql.asyncpg", "asyncpg", "alembic", "alembic.command",
+    "alembic.runtime.migration", "alembic.script",
 )  # fmt: skip
 
 
