@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from backend.core.api import health, system
 from backend.core.config import Settings, get_settings
 from backend.core.errors import ERROR_RESPONSES, install_error_handlers
+from backend.core.guard import Guard, RouteTable, SignIn, document_sign_in
 from backend.core.logging import configure_logging, get_logger
 from backend.core.metrics import REDIS_ERRORS, REDIS_POOL_CONNECTIONS, REDIS_POOL_MAX
 from backend.core.middleware import RequestEnvelopeMiddleware
@@ -40,10 +40,10 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     lifespans: Sequence[ServiceLifespan] = (),
     settings: Settings | None = None,
-    api_dependencies: Sequence[Any] = (),
+    sign_in: SignIn | None = None,
     public_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """`api_dependencies` guard every /api route (e.g. sign-in) except those of `public_routers`."""
+    """`sign_in` guards every /api route except those of `public_routers` (see backend/core/guard.py)."""
     settings = settings or get_settings()
     configure_logging(settings)
 
@@ -104,6 +104,9 @@ def create_app(
     app.state.service = service
     app.state.settings = settings
     install_error_handlers(app)
+    # Innermost: its refusals get CORS headers, the request id and the access-log line like any answer.
+    table = RouteTable()
+    app.add_middleware(Guard, table=table, sign_in=sign_in, service=service)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -122,13 +125,17 @@ def create_app(
     # Outside even the envelope: a shed request costs no parsing, logging or request id.
     retry_after = settings.overload_retry_after
     app.add_middleware(InFlightLimit, service=service, limit=settings.max_in_flight, retry_after=retry_after)
+    # The guard's table lists the routes in the router's order, so it finds the route the router picks.
     app.include_router(health.router)
-    guard = list(api_dependencies)
-    app.include_router(system.router, dependencies=guard, responses=ERROR_RESPONSES)
-    for router in routers:
-        app.include_router(router, dependencies=guard, responses=ERROR_RESPONSES)
+    table.add(health.router, signed_in=False)
+    for router in (system.router, *routers):
+        app.include_router(router, responses=ERROR_RESPONSES)
+        table.add(router, signed_in=sign_in is not None)
     for router in public_routers:
         app.include_router(router, responses=ERROR_RESPONSES)
+        table.add(router, signed_in=False)
+    if sign_in is not None:
+        document_sign_in(app, table.guarded_routes(), sign_in.scheme)
     return app
 
 

@@ -12,6 +12,8 @@ while its unsent hits stay under 1/LOCAL_SHARE of what the window has left (as l
 and its last sync is younger than RATE_LIMIT_SYNC_SECONDS, then sends them with the next sync. So
 each worker can overshoot a limit by at most 1/LOCAL_SHARE of it, and near the limit (fewer than
 LOCAL_SHARE hits left) every hit is counted in Redis before it is answered: small limits stay exact.
+While one hit syncs a window, the others far from the limit are answered the same way (one round trip
+per window and worker at a time, not one per concurrent request).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from backend.core.redis import RedisClient
 log = get_logger("ratelimit")
 
 LOCAL_SHARE = 16
+_SAME_WINDOW_SECONDS = 0.5  # two syncs whose reset times are this close saw the same window
 _PRUNE_ABOVE = 10_000  # windows remembered per worker before expired ones are dropped
 
 # Add this worker's hits to the window counter, start its expiry with the window's first hits,
@@ -75,6 +78,7 @@ class _Window:
     seen: int  # the shared count at the last sync: every worker's hits
     synced_at: float
     pending: int = 0  # hits answered here since, not yet added in Redis
+    syncing: bool = False  # a hit is adding this worker's hits in Redis right now
 
 
 class RateLimiter:
@@ -110,19 +114,28 @@ class RateLimiter:
                 window = None  # its unsent hits belonged to a window that is over
             if (
                 window is not None
-                and now - window.synced_at < self._sync_seconds
+                and (now - window.synced_at < self._sync_seconds or (window.syncing and self._sync_seconds))
                 and window.pending < (item.amount - window.seen) // LOCAL_SHARE
             ):
+                # A sync under way counts as a fresh one: the hits meanwhile go with the next sync,
+                # rather than every request of the moment making its own round trip.
                 window.pending += 1
                 remaining = item.amount - window.seen - window.pending
                 return Decision(True, item.amount, remaining, max(1, math.ceil(window.reset_at - now)))
-            hits = 1 + (window.pending if window else 0)
+            hits = 1
+            if window is not None:
+                hits += window.pending
+                window.pending = 0
+                window.syncing = True
             try:
                 async with asyncio.timeout(self._timeout):  # no extra task, unlike wait_for
                     count, ttl_ms = await self._script(keys=[key], args=[item.get_expiry() * 1000, hits])
-                self._remember(key, _Window(now + int(ttl_ms) / 1000, int(count), now))
+                self._synced(key, _Window(now + int(ttl_ms) / 1000, int(count), now))
                 return _decision(item, int(count), int(ttl_ms))
             except Exception as exc:  # any Redis failure: degrade, never fail the request
+                if window is not None:
+                    window.pending += hits - 1  # unsent still, for when Redis is back
+                    window.syncing = False
                 REDIS_ERRORS.labels(self._service, "rate_limit").inc()
                 self._redis_down_until = time.monotonic() + self._recheck_after
                 log.warning(
@@ -133,6 +146,16 @@ class RateLimiter:
         allowed = await self._memory.hit(item, key)
         reset_at, remaining = await self._memory.get_window_stats(item, key)
         return Decision(allowed, item.amount, remaining, max(1, math.ceil(reset_at - time.time())))
+
+    def _synced(self, key: str, fresh: _Window) -> None:
+        current = self._windows.get(key)
+        if current is not None and abs(current.reset_at - fresh.reset_at) < _SAME_WINDOW_SECONDS:
+            # Updated in place: the hits answered here while the sync was under way are not in its
+            # count, they stay pending for the next one.
+            current.seen = max(current.seen, fresh.seen)  # of two syncs, the later count in Redis
+            current.reset_at, current.synced_at, current.syncing = fresh.reset_at, fresh.synced_at, False
+        else:  # the first hit here, or Redis started a new window
+            self._remember(key, fresh)
 
     def _remember(self, key: str, window: _Window) -> None:
         if len(self._windows) >= _PRUNE_ABOVE:

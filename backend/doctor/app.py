@@ -1,6 +1,6 @@
 """The doctor service: clinical QA and the consultation inbox (API on 8000), for signed-in doctors."""
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from backend.core.api import departments
 from backend.core.app_factory import create_app
@@ -11,7 +11,7 @@ from backend.core.db.engine import db_lifespan
 from backend.core.knowledge.lifespan import knowledge_lifespan
 from backend.doctor.api import admin_audit, admin_cache, admin_users, auth, consultations, kb, kg, qa
 from backend.doctor.auth.service import auth_lifespan
-from backend.doctor.deps import current_user
+from backend.doctor.deps import SIGN_IN
 
 
 def create_doctor_app(settings: Settings | None = None) -> FastAPI:
@@ -29,7 +29,7 @@ def create_doctor_app(settings: Settings | None = None) -> FastAPI:
             admin_audit.router,
         ],
         # Every /api route but sign-in needs a signed-in doctor; admin routes check the role too.
-        api_dependencies=[Depends(current_user)],
+        sign_in=SIGN_IN,
         public_routers=[auth.router],
         lifespans=[db_lifespan, auth_lifespan, knowledge_lifespan, cache_lifespan, consultations_lifespan],
         settings=settings,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from backend.core.errors import AppError
+from backend.core.guard import SignIn
 from backend.doctor.auth.service import AuthService, Principal, unauthorized
 
 
@@ -19,19 +20,31 @@ async def get_auth(request: Request) -> AuthService:
 AuthDep = Annotated[AuthService, Depends(get_auth)]
 
 
+async def signed_in(app: FastAPI, authorization: str | None) -> Principal:
+    """The doctor an Authorization header's bearer token signs in, or 401: the guard's sign-in check."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("not_authenticated", "Sign in first: this needs a bearer token.")
+    auth: AuthService = app.state.auth
+    return await auth.authenticate(token)
+
+
 class _SignedIn(OAuth2PasswordBearer):
-    """The bearer scheme (so the OpenAPI document and the docs' Authorize button show it) that also
-    checks the token: one dependency per request rather than three, since every API call pays for
-    each dependency FastAPI solves."""
+    """The bearer scheme (so the OpenAPI document and the docs' Authorize button show it), giving the
+    principal to the routes that need it: the one the guard signed in for this request, or, on a
+    route the guard does not sign in for (logout, me), the result of the same check."""
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        token = await super().__call__(request)
-        if not token:
-            raise unauthorized("not_authenticated", "Sign in first: this needs a bearer token.")
-        return await (await get_auth(request)).authenticate(token)
+        principal: Principal | None = request.scope.get("state", {}).get("principal")
+        if principal is not None:
+            return principal
+        return await signed_in(request.app, request.headers.get("Authorization"))
 
 
 current_user = _SignedIn(tokenUrl="/api/v1/auth/token", auto_error=False)
+# Every /api route but sign-in's is behind it (create_app's `sign_in`).
+SIGN_IN = SignIn(signed_in, current_user)
 
 CurrentUserDep = Annotated[Principal, Depends(current_user)]
 

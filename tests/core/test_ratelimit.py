@@ -120,3 +120,33 @@ def test_far_from_the_limit_hits_are_counted_in_batches_and_none_is_lost(shared_
     assert at_once < 50  # most hits were answered without a Redis round trip...
     assert after == 51  # ...and every one of them was counted with the next sync
     assert remaining == 1000 - 52
+
+
+def test_hits_during_a_sync_wait_for_no_round_trip_of_their_own_and_none_is_lost(shared_redis: str) -> None:
+    async def scenario() -> tuple[int, int, list[bool]]:
+        settings = Settings(
+            redis_key_prefix=f"{KEY_PREFIX}inflight-{time.monotonic()}:",
+            rate_limit_default="1000/minute",
+            rate_limit_sync_seconds=0.2,
+        )
+        redis = create_redis(settings)
+        limiter = RateLimiter(redis, settings, "test")
+        key = f"{settings.redis_key_prefix}test:rl:default:/ping:198.51.100.8"
+        try:
+            await limiter.hit("default", "/ping", "198.51.100.8")  # the window, as this worker sees it
+            await asyncio.sleep(0.25)  # stale: the next hit syncs, and the 29 concurrent with it...
+            decisions = await asyncio.gather(
+                *(limiter.hit("default", "/ping", "198.51.100.8") for _ in range(30))
+            )
+            in_redis_at_once = int(await redis.get(key) or 0)
+            await asyncio.sleep(0.25)
+            await limiter.hit("default", "/ping", "198.51.100.8")  # ...go with this sync
+            in_redis_after = int(await redis.get(key) or 0)
+        finally:
+            await redis.aclose()
+        return in_redis_at_once, in_redis_after, [d.allowed for d in decisions]
+
+    at_once, after, allowed = asyncio.run(scenario())
+    assert all(allowed)
+    assert at_once == 2  # the first hit and the syncing one: the others made no round trip...
+    assert after == 32  # ...and were counted with the next sync

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.core.app_factory import create_app
-from backend.core.deps import rate_limit
+from backend.core.guard import rate_limited
 
-router = APIRouter(prefix="/api/v1/test", dependencies=[rate_limit("default")])
+router = APIRouter(prefix="/api/v1/test")
+rate_limited(router, "default")
 
 
 class Note(BaseModel):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from backend.core.deps import rate_limit
+from backend.core.guard import rate_limited
 from backend.core.knowledge.graph.departments import Department, departments
 
-router = APIRouter(prefix="/api/v1", tags=["departments"], dependencies=[rate_limit("default")])
+router = APIRouter(prefix="/api/v1", tags=["departments"])
+rate_limited(router, "default")
 
 
 class DepartmentsResponse(BaseModel):

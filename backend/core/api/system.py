@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from backend.core.deps import rate_limit
+from backend.core.guard import rate_limited
 
-router = APIRouter(prefix="/api/v1", tags=["system"], dependencies=[rate_limit("default")])
+router = APIRouter(prefix="/api/v1", tags=["system"])
+rate_limited(router, "default")
 
 
 @router.get("/ping", summary="Answers pong; counts against the default rate limit")

@@ -112,6 +112,7 @@ class TieredCache:
             on_change=lambda state: CACHE_L2_BREAKER.labels(service).set(state),
         )
         self._flushes_seen: dict[str, str] = {}
+        self._counters: dict[tuple[str, str, str], Any] = {}
         self._lock_ms = int(settings.cache_lock_seconds * 1000)
         CACHE_L2_BREAKER.labels(service).set(BreakerState.CLOSED)
 
@@ -251,7 +252,12 @@ class TieredCache:
         return result
 
     def _count(self, kind: str, tier: str, result: str) -> None:
-        CACHE_REQUESTS.labels(self._service, kind, tier, result).inc()
+        # The labelled counters are kept: labels() costs more than the increment, on every lookup.
+        labels = (kind, tier, result)
+        counter = self._counters.get(labels)
+        if counter is None:
+            counter = self._counters[labels] = CACHE_REQUESTS.labels(self._service, *labels)
+        counter.inc()
 
     # --- administration ------------------------------------------------------------------------
 

@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from backend.core.deps import rate_limit
+from backend.core.guard import rate_limited
 from backend.doctor.deps import AuthDep, admin_user
 
 router = APIRouter(
     prefix="/api/v1/admin/audit",
     tags=["audit"],
-    dependencies=[Depends(admin_user), rate_limit("default")],
+    dependencies=[Depends(admin_user)],
 )
+rate_limited(router, "default")
 
 
 class AuditEntry(BaseModel):

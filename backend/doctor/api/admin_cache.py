@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from backend.core.cache.tiered import KINDS, Kind
-from backend.core.deps import CacheDep, rate_limit
+from backend.core.deps import CacheDep
+from backend.core.guard import rate_limited
 from backend.core.metrics import metric_samples
 from backend.core.schemas import StrictModel
 from backend.doctor.deps import AdminDep, AuthDep, admin_user
@@ -16,8 +17,9 @@ from backend.doctor.deps import AdminDep, AuthDep, admin_user
 router = APIRouter(
     prefix="/api/v1/admin/cache",
     tags=["cache administration"],
-    dependencies=[Depends(admin_user), rate_limit("default")],
+    dependencies=[Depends(admin_user)],
 )
+rate_limited(router, "default")
 
 
 class KindStats(BaseModel):

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field, field_validator
 
 from backend.core.config import MIN_PASSWORD_LENGTH
-from backend.core.deps import rate_limit
 from backend.core.errors import AppError
+from backend.core.guard import rate_limited
 from backend.core.schemas import StrictModel
 from backend.doctor.auth.users import USERNAME_PATTERN, Role, User, UserExists
 from backend.doctor.deps import AdminDep, AuthDep, admin_user
@@ -17,8 +17,9 @@ from backend.doctor.deps import AdminDep, AuthDep, admin_user
 router = APIRouter(
     prefix="/api/v1/admin/users",
     tags=["user administration"],
-    dependencies=[Depends(admin_user), rate_limit("default")],
+    dependencies=[Depends(admin_user)],
 )
+rate_limited(router, "default")
 
 UsernamePath = Annotated[str, Path(pattern=USERNAME_PATTERN)]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]

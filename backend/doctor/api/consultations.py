@@ -8,14 +8,14 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from backend.core.consultations import Status
-from backend.core.deps import ConsultationsDep, rate_limit
+from backend.core.deps import ConsultationsDep
 from backend.core.errors import AppError
+from backend.core.guard import rate_limited
 from backend.core.schemas import StrictModel
 from backend.doctor.deps import AuthDep, CurrentUserDep
 
-router = APIRouter(
-    prefix="/api/v1/consultations", tags=["consultations"], dependencies=[rate_limit("default")]
-)
+router = APIRouter(prefix="/api/v1/consultations", tags=["consultations"])
+rate_limited(router, "default")
 
 RecordId = Annotated[str, Path(min_length=1, max_length=64)]
 

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from backend.core.cache.tiered import Computed, normalise
-from backend.core.deps import CacheDep, KnowledgeDep, rate_limit
+from backend.core.deps import CacheDep, KnowledgeDep
 from backend.core.errors import AppError
+from backend.core.guard import rate_limited
 from backend.core.knowledge.retrieval.hits import Hit
 from backend.core.knowledge.store.documents import DOC_ID, STORE_NAME, Document, StoreName
 from backend.core.knowledge.store.repository import DocumentNotFound, StoreInfo, StoreNotFound
@@ -36,7 +37,8 @@ def _as_404() -> Iterator[None]:
         raise AppError(404, f"Document not found: {exc}") from None
 
 
-router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"], dependencies=[rate_limit("default")])
+router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
+rate_limited(router, "default")
 
 
 class SearchRequest(StrictModel):

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from backend.core.cache.tiered import Computed
-from backend.core.deps import CacheDep, KnowledgeDep, rate_limit
+from backend.core.deps import CacheDep, KnowledgeDep
 from backend.core.errors import AppError
+from backend.core.guard import rate_limited
 from backend.core.knowledge.graph.entities import ExtractedEntity
 from backend.core.text import CleanText
 
-router = APIRouter(prefix="/api/v1/kg", tags=["knowledge graph"], dependencies=[rate_limit("default")])
+router = APIRouter(prefix="/api/v1/kg", tags=["knowledge graph"])
+rate_limited(router, "default")
 
 
 class EntitiesResponse(BaseModel):

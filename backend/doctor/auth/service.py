@@ -64,6 +64,8 @@ class AuthService:
         self._cache_seconds = settings.auth_cache_seconds
         # username NUL token -> Principal: a token checked moments ago is not checked again.
         self._checked = TTLCache(CHECKED_TOKENS_PER_WORKER)
+        self._flights: dict[str, asyncio.Future[Principal]] = {}  # token -> its check under way
+        self._forgotten = 0  # forget() calls so far
         self._service = service
 
     async def login(self, username: str, password: str, address: str) -> TokenPair:
@@ -109,6 +111,18 @@ class AuthService:
         if checked is not MISSING and checked.claims.expires_at > time.time():
             principal: Principal = checked
             return principal
+        # Single flight: the requests that carry a token while it is being checked share that check,
+        # rather than each verifying it and asking the stores (a herd every AUTH_CACHE_SECONDS).
+        flight = self._flights.get(access_token)
+        if flight is None:
+            flight = asyncio.ensure_future(self._check(access_token))
+            self._flights[access_token] = flight
+            flight.add_done_callback(lambda done: self._landed(access_token, done))
+        # shield: one client giving up must not cancel the check the others wait for.
+        return await asyncio.shield(flight)
+
+    async def _check(self, access_token: str) -> Principal:
+        forgotten = self._forgotten
         claims = self._verify(access_token, "access")
         try:
             state = await asyncio.wait_for(
@@ -121,11 +135,22 @@ class AuthService:
         if state.role is None or state.revoked or claims.issued_at < state.valid_after:
             raise unauthorized("invalid_token", "The sign-in is no longer valid; sign in again.")
         principal = Principal(claims.username, state.role, claims)
-        self._checked.set(access_token, principal, self._cache_seconds)
+        if forgotten == self._forgotten:  # no sign-in changed while the stores were asked
+            self._checked.set(access_token, principal, self._cache_seconds)
         return principal
+
+    def _landed(self, access_token: str, flight: asyncio.Future[Principal]) -> None:
+        if self._flights.get(access_token) is flight:
+            del self._flights[access_token]
+        if not flight.cancelled():
+            flight.exception()  # retrieved: a failure every waiter left before is not logged
 
     def forget(self, username: str) -> None:
         """Drop this worker's checked tokens of a user whose sign-ins just changed."""
+        # Checks already under way may have read the stores before the change: their results are
+        # neither cached nor shared with requests that come after it.
+        self._forgotten += 1
+        self._flights.clear()
         self._checked.remove_where(lambda principal: principal.username == username)
 
     async def record(self, principal: Principal, action: str, records: list[str]) -> None:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from backend.core.deps import AnswersDep, rate_limit
+from backend.core.deps import answers_of
+from backend.core.guard import rate_limited
 from backend.core.knowledge.qa.schemas import QARequest, QAResponse
 from backend.core.schemas import StrictModel
 from backend.core.text import CleanText, detect_language
 from backend.patient.api.triage import RedFlagOut
 from backend.patient.services.red_flags import detect_red_flags, emergency_advice
 
-router = APIRouter(prefix="/api/v1/health", tags=["health questions"], dependencies=[rate_limit("health")])
+router = APIRouter(prefix="/api/v1/health", tags=["health questions"])
+rate_limited(router, "health")
 
 SEE_A_DOCTOR = {
     "zh": "如果症状持续、加重，或您对自己的情况不放心，请到医院就诊。",
@@ -34,11 +36,11 @@ class HealthAnswer(QAResponse):
 
 
 @router.post("/qa", summary="Answer a health question in plain language", response_model=HealthAnswer)
-async def ask(body: HealthQuestion, answers: AnswersDep) -> Response:
+async def ask(body: HealthQuestion, request: Request) -> Response:
     language = detect_language(body.question)
     flags, answer = await asyncio.gather(
         asyncio.to_thread(detect_red_flags, body.question),
-        answers.answer(QARequest(question=body.question), "patient"),
+        answers_of(request).answer(QARequest(question=body.question), "patient"),
     )
     if flags:  # emergency advice comes before anything else the answer says
         answer["answer"] = emergency_advice(flags, language) + "\n\n" + answer["answer"]

@@ -18,8 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
 from pydantic import BaseModel, Field
 
-from backend.core.deps import ConsultationsDep, KnowledgeDep, QADep, rate_limit
+from backend.core.deps import ConsultationsDep, KnowledgeDep, QADep
 from backend.core.errors import AppError
+from backend.core.guard import rate_limited
 from backend.core.schemas import StrictModel
 from backend.core.text import CleanText, Language
 from backend.patient.services import dialogue, dialogue_llm
@@ -39,9 +40,9 @@ async def rules_loaded(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(
     prefix="/api/v1/sessions",
     tags=["pre-consultation"],
-    dependencies=[rate_limit("default")],
     lifespan=rules_loaded,
 )
+rate_limited(router, "default")
 
 SessionId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND = "Session not found, or it has expired. Start a new one."
