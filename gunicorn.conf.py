@@ -33,7 +33,11 @@ bind = [f"{_settings.host}:{_port}"]
 workers = _settings.workers
 worker_class = "backend.core.worker.MedQAWorker"
 reload = False
-preload_app = False  # each worker imports the app after the fork: no shared sockets or FAISS state
+# The master imports the app (and the libraries: backend/core/preload.py) once; a worker, and every
+# one recycled by MAX_REQUESTS, starts from that copy and only runs the lifespan, which makes every
+# resource (pools, indexes, FAISS threads, sockets) after the fork. SIGHUP restarts the workers with
+# the same code: a new release is a new master (a rolling restart of the containers or pods).
+preload_app = _settings.preload_app
 max_requests = _settings.max_requests
 max_requests_jitter = _settings.max_requests_jitter
 timeout = _settings.worker_timeout
@@ -51,18 +55,27 @@ else:
     control_socket_disable = True
 
 
-def on_starting(server: Any) -> None:
-    # A fresh metrics directory per master, so two services (or instances) never mix numbers and
-    # a restart never counts the last run's requests. Workers inherit it through the fork.
+def _metrics_directory() -> Path:
+    """A fresh metrics directory per master, so two services (or instances) never mix numbers and
+    a restart never counts the last run's requests; workers inherit it through the fork. Made when
+    the master reads this file, before it imports the app (preload_app), which registers the
+    metrics; a SIGHUP reads the file again and keeps the directory."""
     directory = _settings.metrics_root / f"{_service}-{os.getpid()}"
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-    server.log.info("metrics directory %s", directory)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != str(directory):
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
+
+
+_metrics = _metrics_directory()
+
+
+def on_starting(server: Any) -> None:
+    server.log.info("metrics directory %s", _metrics)
     from backend.core.preload import preload_libraries
 
-    # Not preload_app: the app and its resources stay per worker; only the libraries' import
-    # time is shared, so a worker recycled by MAX_REQUESTS is ready in about a second.
+    # What the app imports only when first used (a migration, the HTTP parser), imported once here.
     missing = preload_libraries()
     if missing:
         server.log.info("not preloaded (not installed): %s", ", ".join(missing))

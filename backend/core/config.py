@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(256, ge=1)
     max_requests: int = Field(100_000, ge=0)
     max_requests_jitter: int = Field(10_000, ge=0)
+    # The master imports the app once and workers fork from it (gunicorn.conf.py): a recycled
+    # worker only runs the lifespan. False: each worker imports the app itself.
+    preload_app: bool = True
     worker_timeout: int = Field(30, ge=1)
     graceful_timeout: int = Field(30, ge=1)
     keepalive: int = Field(5, ge=1)
