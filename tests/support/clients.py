@@ -23,9 +23,16 @@ def client_maker(
     database_url: Callable[[], str],
     **defaults: object,
 ) -> Iterator[MakeClient]:
-    """Yields make(**overrides) -> a started TestClient; each gets its own Redis key space and
-    database (`database_url()` makes one)."""
+    """Yields make(**overrides) -> a started TestClient; each gets its own Redis key space. They
+    share `data_dir`, so they share one database (`database_url()` makes it): replicas of one
+    deployment, whose copy of the knowledge base is that database's."""
     clients: list[TestClient] = []
+    shared: list[str] = []
+
+    def database() -> str:
+        if not shared:
+            shared.append(database_url())
+        return shared[0]
 
     def make(**overrides: object) -> TestClient:
         settings = Settings.model_validate(
@@ -33,7 +40,7 @@ def client_maker(
                 "data_dir": data_dir,
                 "redis_url": os.environ["REDIS_URL"],
                 "redis_key_prefix": f"{os.environ['REDIS_KEY_PREFIX']}{uuid.uuid4().hex[:6]}:",
-                "database_url": database_url() if "database_url" not in overrides else None,
+                "database_url": database() if "database_url" not in overrides else None,
                 **defaults,
                 **overrides,
             }
