@@ -117,12 +117,16 @@ def conditions() -> tuple[Condition, ...]:
     return tuple(out)
 
 
-def unaddressed(question: str, evidence: Sequence[str]) -> list[Condition]:
-    """The conditions the question carries that no piece of the evidence speaks to."""
+def unaddressed(question: str, evidence: Sequence[str], drugs: Sequence[str] = ()) -> list[Condition]:
+    """The conditions the question carries that no piece of the evidence speaks to.
+
+    When the question names drugs ("儿童发烧可以用阿司匹林吗"), a piece speaks to the condition only if
+    it names one of them too: a passage on children's fevers says nothing about aspirin in children."""
     return [
         c
         for c in conditions()
-        if c.in_question(question) and not any(c.in_evidence(text) for text in evidence)
+        if c.in_question(question)
+        and not any(c.in_evidence(text) and (not drugs or _mentions(text, drugs)) for text in evidence)
     ]
 
 

@@ -156,7 +156,8 @@ class QAPipeline:
         evidence = [text for text, _ in facts] + [
             h.text for h in retrieval.hits if (h.store, h.doc_id) in shown
         ]
-        missing = unaddressed(question, evidence)
+        drugs = [word for e in entities if e.type == "drug" for word in {e.surface, e.name}]
+        missing = unaddressed(question, evidence, drugs)
         return Grounding(language, entities, intents, facts, passages, sources, missing, retrieval.degraded)
 
     async def answer(

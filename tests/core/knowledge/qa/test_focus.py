@@ -59,6 +59,8 @@ def test_a_snippet_is_the_sentences_that_match_not_the_first_characters() -> Non
     [
         ("怀孕期间可以吃布洛芬吗", "孕期"),
         ("小孩得了带状疱疹怎么办", "儿童"),
+        # Passages on children's fevers are found, but none says anything about aspirin in children.
+        ("儿童发烧可以用阿司匹林吗", "儿童"),
         ("布洛芬一次吃几片", "剂量"),
         ("Is asthma treatment safe while breastfeeding?", "breast-feeding"),
     ],
@@ -96,3 +98,12 @@ def test_conditions_file_is_valid_and_matches_words_not_fragments() -> None:
     assert [c.name for c in unaddressed("Is it safe for a pregnant woman?", [])] == ["pregnancy"]
     assert not unaddressed("怀孕能吃吗", ["孕妇慎用"])
     assert [c.name for c in unaddressed("怀孕能吃吗", ["短效口服避孕药"])] == ["pregnancy"]
+
+
+def test_a_condition_on_a_drug_needs_evidence_naming_that_drug() -> None:
+    fever = "小儿发热多见于上呼吸道感染。"
+    assert [c.name for c in unaddressed("儿童发烧可以用阿司匹林吗", [fever], ["阿司匹林"])] == ["child"]
+    assert not unaddressed(
+        "儿童发烧可以用阿司匹林吗", [fever, "16岁以下儿童避免使用阿司匹林。"], ["阿司匹林"]
+    )
+    assert not unaddressed("儿童发烧怎么办", [fever])  # no drug asked about: the passage speaks to it
