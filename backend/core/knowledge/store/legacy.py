@@ -34,24 +34,16 @@ Adopted = list[tuple[PendingBatch, npt.NDArray[np.float32] | None]]
 
 
 def legacy_documents(store_dir: Path) -> Iterator[Document]:
-    from backend.core.knowledge.graph.diseases import DiseaseRecord
-
     version = (store_dir / "CURRENT").read_text().strip()
-    rows: dict[str, list[dict[str, Any]]] = {}
+    rows: dict[str, list[Chunk]] = {}
     with (store_dir / version / "chunks.jsonl").open("rb") as source:
         for line in source:
-            row = orjson.loads(line)
-            rows.setdefault(row["doc_id"], []).append(row)
+            chunk = Chunk.model_validate(orjson.loads(line))
+            rows.setdefault(chunk.doc_id, []).append(chunk)
     for doc_id, chunks in rows.items():
-        chunks.sort(key=lambda row: row["position"])
-        metadata = chunks[0].get("metadata") or {}
-        if metadata.get("kind") == "disease":
-            yield DiseaseRecord.model_validate({**metadata, "id": doc_id}).to_document()
-            continue
-        text = chunks[0]["text"]
-        for row in chunks[1:]:
-            text += _without_overlap(text, row["text"])
-        yield Document(id=doc_id, title=chunks[0]["title"], text=text, metadata=metadata)
+        metadata = chunks[0].metadata or {}
+        record = {**metadata, "id": doc_id} if metadata.get("kind") == "disease" else None
+        yield _document(doc_id, chunks[0].title, chunks, record)
 
 
 def _without_overlap(before: str, after: str) -> str:
