@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from backend.core import handover
 from backend.core.config import load_settings
 from backend.core.logging import logging_config
 
@@ -55,20 +56,22 @@ else:
     control_socket_disable = True
 
 
-def _metrics_directory() -> Path:
-    """A fresh metrics directory per master, so two services (or instances) never mix numbers and
-    a restart never counts the last run's requests; workers inherit it through the fork. Made when
-    the master reads this file, before it imports the app (preload_app), which registers the
-    metrics; a SIGHUP reads the file again and keeps the directory."""
-    directory = _settings.metrics_root / f"{_service}-{os.getpid()}"
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != str(directory):
+def _per_master(root: Path, env: str) -> Path:
+    """A fresh directory per master under `root`, named to the workers in `env` (they inherit it
+    through the fork). Made when the master reads this file, before it imports the app
+    (preload_app); a SIGHUP reads the file again and keeps the directory."""
+    directory = root / f"{_service}-{os.getpid()}"
+    if os.environ.get(env) != str(directory):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+        os.environ[env] = str(directory)
     return directory
 
 
-_metrics = _metrics_directory()
+# Metrics: two services (or instances) never mix numbers, and a restart never counts the last
+# run's requests. Made before the app import, which registers the metrics.
+_metrics = _per_master(_settings.metrics_root, "PROMETHEUS_MULTIPROC_DIR")
+_handover = _per_master(_settings.data_dir / "run" / "handover", handover.ENV)
 
 
 def on_starting(server: Any) -> None:
@@ -77,6 +80,9 @@ def on_starting(server: Any) -> None:
 
     # What the app imports only when first used (a migration, the HTTP parser), imported once here.
     missing = preload_libraries()
+    from backend.core.db.migrate import head_revisions
+
+    head_revisions()  # the migration scripts, read once for every worker
     if missing:
         server.log.info("not preloaded (not installed): %s", ", ".join(missing))
 
@@ -104,9 +110,11 @@ def child_exit(server: Any, worker: Any) -> None:
     from backend.core.metrics import mark_worker_dead
 
     mark_worker_dead(worker.pid)
+    # A worker recycled by MAX_REQUESTS asked for one worker more (SIGTTIN) to take over from it.
+    if handover.finish(_handover, worker.pid) and server.num_workers > server.cfg.workers:
+        server.num_workers -= 1
 
 
 def on_exit(server: Any) -> None:
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory and Path(directory).parent == _settings.metrics_root:
+    for directory in (_metrics, _handover):
         shutil.rmtree(directory, ignore_errors=True)
