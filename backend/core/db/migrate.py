@@ -2,10 +2,13 @@
 
 Every worker of every instance calls `upgrade` when it starts; a PostgreSQL advisory lock held for the
 run makes them take turns, so the first applies what is missing and the others find nothing to do.
+A database already at the head costs one query and no lock: workers recycled by MAX_REQUESTS start
+often, and the migration scripts are read once, in the gunicorn master (backend/core/preload.py).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -27,6 +31,7 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revisions() -> tuple[str, ...]:
     return tuple(ScriptDirectory.from_config(_config()).get_heads())
 
@@ -35,7 +40,21 @@ def _current(connection: Connection) -> tuple[str, ...]:
     return tuple(MigrationContext.configure(connection).get_current_heads())
 
 
+def _at_head(connection: Connection) -> tuple[str, ...] | None:
+    """The revisions, when the database is already at the head; None when it may need work."""
+    try:
+        found = tuple(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    except sa_exc.ProgrammingError:  # no version table yet: a new database
+        connection.rollback()
+        return None
+    connection.commit()
+    return found if set(found) == set(head_revisions()) else None
+
+
 def _upgrade(connection: Connection) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    current = _at_head(connection)
+    if current is not None:
+        return current, current
     connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
     try:
         before = _current(connection)

@@ -152,6 +152,7 @@ class KnowledgeGraph:
         # disease id -> symptom key -> how central the symptom is to the disease (its listed rank)
         self._symptom_rank_weight: dict[str, dict[str, float]] = {}
         self._symptom_norm: dict[str, float] = {}  # disease id -> L2 norm of its weighted symptoms
+        self._stats: dict[str, int] = {}
 
     # ------------------------------------------------------------------ build
 
@@ -225,6 +226,8 @@ class KnowledgeGraph:
         graph._index_entities(by_type, en_pairs, departments_en)
         graph._link_complications(keys)
         graph._weigh_symptoms(keys)
+        # Counted once here, not by every worker that loads the snapshot (~30 ms with MedQuAD).
+        graph._stats = graph._count()
         return graph
 
     def _index_diseases(self, keys: _Keys) -> None:
@@ -459,6 +462,9 @@ class KnowledgeGraph:
 
     def stats(self) -> dict[str, int]:
         """Entities per type, `entities` in all, `relations` in all and per relation name."""
+        return dict(self._stats or self._count())
+
+    def _count(self) -> dict[str, int]:
         counts: dict[str, int] = {"disease": len(self._disease_entities)}
         counts.update((t, len(table)) for t, table in self._entities.items())
         counts["entities"] = sum(counts[t] for t in ENTITY_TYPES)
