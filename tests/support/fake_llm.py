@@ -204,6 +204,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: under load tests' bursts of new connections the kernel
+    # would reset them, which no real model server does.
+    request_queue_size = 1024
     fake: FakeLLM
 
 
