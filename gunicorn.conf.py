@@ -83,6 +83,13 @@ def on_starting(server: Any) -> None:
     from backend.core.db.migrate import head_revisions
 
     head_revisions()  # the migration scripts, read once for every worker
+    from backend.core.db.engine import migrate_before_fork
+
+    server.log.info("database: %s", migrate_before_fork(_settings))
+    if server.cfg.preload_app:
+        from backend.core.preload import warm_routes
+
+        server.log.info("routes warmed before the fork: %d endpoints", warm_routes(server.app.wsgi()))
     if missing:
         server.log.info("not preloaded (not installed): %s", ", ".join(missing))
 

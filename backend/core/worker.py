@@ -89,6 +89,8 @@ class MedQAWorker(UvicornWorker):  # type: ignore[misc]
         self.CONFIG_KWARGS = {
             **UvicornWorker.CONFIG_KWARGS,
             "limit_concurrency": settings.max_connections,
+            # No route speaks WebSocket; uvicorn would import a WebSocket stack in every new worker.
+            "ws": "none",
             "timeout_graceful_shutdown": settings.graceful_timeout,
         }
         super().__init__(*args, **kwargs)

@@ -20,6 +20,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The revisions the gunicorn master found at the head before it forked (engine.migrate_before_fork):
+# workers inherit it and skip their own check, a database connection each worker recycled by
+# MAX_REQUESTS would otherwise open as it starts.
+_verified_before_fork: tuple[str, ...] | None = None
 # Any constant both sides agree on: "medqa" as a 64-bit number.
 MIGRATION_LOCK = 0x6D65647161
 
@@ -76,3 +80,12 @@ async def upgrade(engine: AsyncEngine) -> tuple[tuple[str, ...], tuple[str, ...]
 async def current(engine: AsyncEngine) -> tuple[str, ...]:
     async with engine.connect() as connection:
         return await connection.run_sync(_current)
+
+
+def verified_before_fork() -> bool:
+    return _verified_before_fork is not None and set(_verified_before_fork) == set(head_revisions())
+
+
+def mark_verified(revisions: tuple[str, ...]) -> None:
+    global _verified_before_fork
+    _verified_before_fork = revisions
