@@ -207,6 +207,10 @@ def decide(
         ranked = [ranked[0], *(name for name in ranked[1:] if name in pointed)]
         if who.age_group in ("infant", "child"):
             ranked = [PAEDIATRICS, *(name for name in ranked if name != PAEDIATRICS)]
+    else:
+        # General practice is the fallback, not an alternative: behind a specific department it
+        # would take the slot of the next likeliest one, and the advice already names it when weak.
+        ranked = [name for name in ranked if name != FALLBACK_DEPARTMENT]
     return [Scored(name, round(probability[name], 4)) for name in ranked[:SHOWN]], weak
 
 

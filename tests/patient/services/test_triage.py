@@ -99,6 +99,19 @@ def test_scores_are_probabilities_and_a_weak_match_says_so(knowledge: KnowledgeS
 
 
 @pytest.mark.parametrize(
+    "complaint", ["牙疼，牙龈肿了，吃东西更疼", "脸上长痘痘很多年了", "包皮红肿，有点痒"]
+)
+def test_general_practice_is_the_fallback_not_an_alternative(
+    knowledge: KnowledgeService, complaint: str
+) -> None:
+    """Behind a specific department, 全科医学科 would only take the slot of the next likeliest one."""
+    result = _triage(knowledge, complaint)
+    assert result.weak is False
+    assert "全科医学科" not in _departments(result)
+    assert len(result.departments) == 3
+
+
+@pytest.mark.parametrize(
     "complaint", ["😀😀😀", "没有不舒服", "a" * 1000, "发烧，不发烧", "头痛 headache 头痛"]
 )
 def test_odd_complaints_get_an_answer_not_an_error(knowledge: KnowledgeService, complaint: str) -> None:
