@@ -65,6 +65,7 @@ def test_who_comes_first_children_see_paediatrics_and_men_never_gynaecology(
     man = _departments(_triage(knowledge, "下腹痛", sex="male"))
     assert not set(man) & {"妇科", "产科", "计划生育科"}
     assert "男科" not in _departments(_triage(knowledge, "下面潮湿瘙痒", sex="female"))
+    assert "男科" not in _departments(_triage(knowledge, "尿频尿急，尿道口疼", sex="female"))
 
 
 def test_a_possible_pregnancy_brings_obstetrics_in(knowledge: KnowledgeService) -> None:
