@@ -39,7 +39,7 @@ from backend.patient.services.sites import department_weights as site_weights
 SITE_WEIGHT = 1.0
 CONDITION_WEIGHT = 0.1
 NAMED_WEIGHT = 0.3  # a diagnosis the patient names ("我有肺癌") sends them where it is treated
-MODEL_WEIGHT = 0.6
+MODEL_WEIGHT = 0.3  # of a sharper model posterior (department_model.TEMPERATURE): the site still leads
 MODEL_CONFIDENT = 0.3  # a model posterior that counts as pointing somewhere on its own
 TEMPERATURE = 0.12  # softmax temperature over the summed signals
 # General practice is where a patient starts when nothing points elsewhere: it holds this much of
