@@ -35,7 +35,9 @@ def test_a_duration_in_months_is_not_an_age() -> None:
     assert read_profile("月经推迟两个月").age is None
 
 
-@pytest.mark.parametrize("text", ["我包皮红肿", "最近早泄", "my prostate has been bothering me"])
+@pytest.mark.parametrize(
+    "text", ["我包皮红肿", "最近早泄", "my prostate has been bothering me", "查出精囊炎"]
+)
 def test_an_organ_only_men_have_says_the_patient_is_a_man(text: str) -> None:
     assert read_profile(text).sex == "male"
 

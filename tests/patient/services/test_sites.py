@@ -69,3 +69,17 @@ def test_an_operation_alone_says_little_of_which_surgeon() -> None:
 def test_urinary_complaints_point_to_andrology_as_well_as_urology() -> None:
     weights = department_weights(find_areas("尿频尿急，尿道口疼"))
     assert weights["泌尿外科"] > weights["男科"] > 0
+
+
+@pytest.mark.parametrize("text", ["右手中指肿了", "大脚趾疼", "小腿抽痛", "my thumb is swollen"])
+def test_fingers_toes_and_limbs_are_bones_joints_and_muscles(text: str) -> None:
+    assert _areas(text) == ["bones_joints"]
+
+
+def test_the_neck_and_the_back_are_weak_cues_and_plain_back_is_no_site() -> None:
+    assert find_areas("脖子紧")[0].strength < find_areas("颈椎疼")[0].strength
+    assert _areas("I went back to work") == []
+
+
+def test_every_male_reproductive_organ_is_andrology() -> None:
+    assert _areas("精囊炎") == _areas("输精管结扎后疼") == ["male_genital"]
