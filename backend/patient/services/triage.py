@@ -12,7 +12,8 @@ Reasoned the way a triage nurse does, each step kept in the result's explanation
 The signals are added with fixed weights and turned into probabilities with a softmax over the whole
 taxonomy, so a score means the same in every complaint (the temperature was fitted on the dev split:
 a top department at 0.6 is right about six times in ten). When the best department is still
-unlikely, the result says the match is weak and sends the patient to 全科医学科.
+unlikely, the result says the match is weak and sends the patient to 全科医学科; otherwise 全科医学科
+is not listed among the alternatives, which are the next likeliest specific departments.
 """
 
 from __future__ import annotations
