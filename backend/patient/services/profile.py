@@ -31,6 +31,7 @@ ELDERLY_AGE = 65
 
 class _Subject(BaseModel):
     child: list[str]
+    not_child: list[str]
     relative: list[str]
 
 
@@ -86,6 +87,7 @@ class Profile:
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     child: re.Pattern[str]
+    not_child: re.Pattern[str]
     relative: re.Pattern[str]
     male: re.Pattern[str]
     female: re.Pattern[str]
@@ -108,6 +110,7 @@ def _rules() -> _Compiled:
     sex, pregnancy = rules.sex, rules.pregnancy
     return _Compiled(
         child=word_pattern(rules.subject.child),
+        not_child=word_pattern(rules.subject.not_child),
         relative=word_pattern(rules.subject.relative),
         male=word_pattern(sex.male),
         female=word_pattern(sex.female),
@@ -186,7 +189,8 @@ def read_profile(text: str) -> Profile:
         pregnant = True
     # A pregnant woman's "宝宝" is her unborn child: the patient is she.
     subject: Subject = "self"
-    if rules.child.search(text) and not pregnant:
+    # "还能有孩子吗" is about the patient's own fertility: such phrases name no child patient.
+    if rules.child.search(rules.not_child.sub(" ", text)) and not pregnant:
         subject = "child"
     elif rules.relative.search(text):
         subject = "relative"

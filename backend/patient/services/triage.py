@@ -12,7 +12,8 @@ Reasoned the way a triage nurse does, each step kept in the result's explanation
 The signals are added with fixed weights and turned into probabilities with a softmax over the whole
 taxonomy, so a score means the same in every complaint (the temperature was fitted on the dev split:
 a top department at 0.6 is right about six times in ten). When the best department is still
-unlikely, the result says the match is weak and sends the patient to 全科医学科.
+unlikely, the result says the match is weak and sends the patient to 全科医学科; otherwise 全科医学科
+is not listed among the alternatives, which are the next likeliest specific departments.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from backend.patient.services.sites import department_weights as site_weights
 SITE_WEIGHT = 1.0
 CONDITION_WEIGHT = 0.1
 NAMED_WEIGHT = 0.3  # a diagnosis the patient names ("我有肺癌") sends them where it is treated
-MODEL_WEIGHT = 0.6
+MODEL_WEIGHT = 0.3  # of a sharper model posterior (department_model.TEMPERATURE): the site still leads
 MODEL_CONFIDENT = 0.3  # a model posterior that counts as pointing somewhere on its own
 TEMPERATURE = 0.12  # softmax temperature over the summed signals
 # General practice is where a patient starts when nothing points elsewhere: it holds this much of
@@ -207,6 +208,10 @@ def decide(
         ranked = [ranked[0], *(name for name in ranked[1:] if name in pointed)]
         if who.age_group in ("infant", "child"):
             ranked = [PAEDIATRICS, *(name for name in ranked if name != PAEDIATRICS)]
+    else:
+        # General practice is the fallback, not an alternative: behind a specific department it
+        # would take the slot of the next likeliest one, and the advice already names it when weak.
+        ranked = [name for name in ranked if name != FALLBACK_DEPARTMENT]
     return [Scored(name, round(probability[name], 4)) for name in ranked[:SHOWN]], weak
 
 

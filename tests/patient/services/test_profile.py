@@ -35,7 +35,9 @@ def test_a_duration_in_months_is_not_an_age() -> None:
     assert read_profile("月经推迟两个月").age is None
 
 
-@pytest.mark.parametrize("text", ["我包皮红肿", "最近早泄", "my prostate has been bothering me"])
+@pytest.mark.parametrize(
+    "text", ["我包皮红肿", "最近早泄", "my prostate has been bothering me", "查出精囊炎"]
+)
 def test_an_organ_only_men_have_says_the_patient_is_a_man(text: str) -> None:
     assert read_profile(text).sex == "male"
 
@@ -66,3 +68,16 @@ def test_a_pregnant_womans_baby_is_not_a_child_patient() -> None:
 def test_the_form_wins_over_the_words() -> None:
     merged = read_profile("我儿子5岁，发烧").merged(age=7, sex="male")
     assert merged == Profile(age=7, sex="male", pregnant=False, subject="child", age_group="child")
+
+
+@pytest.mark.parametrize(
+    "text", ["子宫切除后我还能有孩子吗", "生完孩子以后一直腰疼", "I had a baby 3 weeks ago"]
+)
+def test_a_child_the_patient_wants_or_has_borne_makes_no_child_patient(text: str) -> None:
+    profile = read_profile(text)
+    assert profile.subject == "self"
+    assert profile.age_group is None
+
+
+def test_a_parent_who_also_speaks_of_giving_birth_still_writes_for_the_child() -> None:
+    assert read_profile("生完二胎后，我家孩子老是发烧").subject == "child"

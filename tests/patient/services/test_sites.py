@@ -53,3 +53,33 @@ def test_a_bad_rule_file_is_refused_with_the_reason(tmp_path: Path, toml: str, p
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(RulesError, match=problem):
         load_rules(path, SiteRules)
+
+
+@pytest.mark.parametrize("text", ["湿疹又复发了", "口腔溃疡老是复发", "孕中期腿抽筋"])
+def test_a_relapse_or_a_stage_alone_does_not_name_a_tumour(text: str) -> None:
+    assert "cancer" not in _areas(text)
+
+
+def test_an_operation_alone_says_little_of_which_surgeon() -> None:
+    operation, wound = find_areas("做了手术")[0], find_areas("伤口化脓")[0]
+    assert operation.area.code == wound.area.code == "surgical"
+    assert operation.strength < wound.strength
+
+
+def test_urinary_complaints_point_to_andrology_as_well_as_urology() -> None:
+    weights = department_weights(find_areas("尿频尿急，尿道口疼"))
+    assert weights["泌尿外科"] > weights["男科"] > 0
+
+
+@pytest.mark.parametrize("text", ["右手中指肿了", "大脚趾疼", "小腿抽痛", "my thumb is swollen"])
+def test_fingers_toes_and_limbs_are_bones_joints_and_muscles(text: str) -> None:
+    assert _areas(text) == ["bones_joints"]
+
+
+def test_the_neck_and_the_back_are_weak_cues_and_plain_back_is_no_site() -> None:
+    assert find_areas("脖子紧")[0].strength < find_areas("颈椎疼")[0].strength
+    assert _areas("I went back to work") == []
+
+
+def test_every_male_reproductive_organ_is_andrology() -> None:
+    assert _areas("精囊炎") == _areas("输精管结扎后疼") == ["male_genital"]

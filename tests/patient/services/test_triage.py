@@ -65,6 +65,7 @@ def test_who_comes_first_children_see_paediatrics_and_men_never_gynaecology(
     man = _departments(_triage(knowledge, "下腹痛", sex="male"))
     assert not set(man) & {"妇科", "产科", "计划生育科"}
     assert "男科" not in _departments(_triage(knowledge, "下面潮湿瘙痒", sex="female"))
+    assert "男科" not in _departments(_triage(knowledge, "尿频尿急，尿道口疼", sex="female"))
 
 
 def test_a_possible_pregnancy_brings_obstetrics_in(knowledge: KnowledgeService) -> None:
@@ -96,6 +97,19 @@ def test_scores_are_probabilities_and_a_weak_match_says_so(knowledge: KnowledgeS
     assert _departments(vague) == ["全科医学科"]
     assert vague.departments[0].score < clear.departments[0].score
     assert "全科医学科" in vague.advice
+
+
+@pytest.mark.parametrize(
+    "complaint", ["牙疼，牙龈肿了，吃东西更疼", "脸上长痘痘很多年了", "包皮红肿，有点痒"]
+)
+def test_general_practice_is_the_fallback_not_an_alternative(
+    knowledge: KnowledgeService, complaint: str
+) -> None:
+    """Behind a specific department, 全科医学科 would only take the slot of the next likeliest one."""
+    result = _triage(knowledge, complaint)
+    assert result.weak is False
+    assert "全科医学科" not in _departments(result)
+    assert len(result.departments) == 3
 
 
 @pytest.mark.parametrize(
