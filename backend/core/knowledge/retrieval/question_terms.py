@@ -5,8 +5,8 @@ repeat; BM25 gives those words a high idf because answers rarely contain them, a
 happens to is pulled ahead of the one about the question's subject. The weights are measured, not
 picked: a term's share of question/answer pairs whose answer repeats it, against the average share,
 on a public dialogue corpus (bench/question_terms.py regenerates the file and says how). Only the
-terms that clearly come back less than the average are listed; any other term weighs 1, so English
-questions and a doctor's terse query are untouched.
+terms that clearly come back less than the average are listed, never a word of the medical
+dictionary; any other term weighs 1, so English questions and a doctor's terse query are untouched.
 """
 
 from __future__ import annotations
