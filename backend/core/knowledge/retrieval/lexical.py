@@ -5,6 +5,10 @@ memory-mapped segments that every worker shares from the page cache; a write is 
 deletes are tombstones, merged in the background of the writer; block-max WAND top-k. Its BM25
 (Lucene's idf, k1 1.2, b 0.75) ranks within 0.005 MRR of the best variant and parameters measured
 with bm25s on huatuo26m-dev. Terms come from analysis.py and reach tantivy whitespace-separated.
+What moved the ranking was the query's side: how much each of its terms counts (query_terms).
+Measured there and not kept: separate unigram/bigram/word fields or boosts (within 0.003), an idf
+boost (+0.004 MRR on huatuo, -6 points hit@1 on MedQuAD), pseudo-relevance feedback (-0.05),
+dropping the commonest characters (+0.002), graph synonyms at full weight on huatuo (-0.005).
 
 The index is derived data: built and caught up from the repository's batches by the writer
 (indexer.py) under the store's lock, once per version for all workers. A commit holds whole
