@@ -8,7 +8,8 @@ with bm25s on huatuo26m-dev. Terms come from analysis.py and reach tantivy white
 What moved the ranking was the query's side: how much each of its terms counts (query_terms).
 Measured there and not kept: separate unigram/bigram/word fields or boosts (within 0.003), an idf
 boost (+0.004 MRR on huatuo, -6 points hit@1 on MedQuAD), pseudo-relevance feedback (-0.05),
-dropping the commonest characters (+0.002), graph synonyms at full weight on huatuo (-0.005).
+dropping the commonest characters (+0.002). Graph synonyms (SYNONYM_WEIGHT) cost 0.005 on huatuo;
+they stay for the disease records, which name things the way the graph does.
 
 The index is derived data: built and caught up from the repository's batches by the writer
 (indexer.py) under the store's lock, once per version for all workers. A commit holds whole
