@@ -35,7 +35,9 @@ def test_load_over_max_connections_is_shed_with_503_and_retry_after(start_servic
 def test_a_worker_recycled_by_max_requests_stops_only_once_its_replacement_serves(
     start_service: StartService,
 ) -> None:
-    service = start_service(WORKERS="2", MAX_REQUESTS="30", MAX_REQUESTS_JITTER="0", RATE_LIMIT_ENABLED="false")
+    service = start_service(
+        WORKERS="2", MAX_REQUESTS="30", MAX_REQUESTS_JITTER="0", RATE_LIMIT_ENABLED="false"
+    )
     statuses = [httpx.get(f"{service.url}/healthz", timeout=10).status_code for _ in range(150)]
     assert set(statuses) == {200}
 
@@ -61,4 +63,5 @@ def test_a_worker_recycled_by_max_requests_stops_only_once_its_replacement_serve
 
 def _events(service: Service) -> list[tuple[int, str]]:
     lines = service.log().splitlines()
-    return [(entry["pid"], entry["msg"]) for line in lines if line.startswith("{") and (entry := json.loads(line))]
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    return [(entry["pid"], entry["msg"]) for entry in entries]
