@@ -64,4 +64,3 @@ def warm_routes(app: Any) -> int:
 
     visit(app.routes)
     return warmed
-
