@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ log = get_logger("knowledge")
 
 CHANNEL = "kb:changed"  # under REDIS_KEY_PREFIX: `channel(settings)`
 POLL_SECONDS = 2.0
+PULLED = "pulled"  # under the knowledge root, touched after every pull that found the database
 
 T = TypeVar("T")
 Announce = Callable[[str], Awaitable[None]]
@@ -245,7 +247,22 @@ class Replication:
             head = heads.get(name)
             if local.get(name) != ((head.version, head.batch_id) if head is not None else None):
                 changed = await self._pull_store(name, head) or changed
+        await asyncio.to_thread(self._mark_pulled)
         return changed
+
+    def _mark_pulled(self) -> None:
+        self.repository.root.mkdir(parents=True, exist_ok=True)
+        (self.repository.root / PULLED).touch()
+
+    def pulled_recently(self) -> bool:
+        """Whether some worker of this host brought its copy up to date within POLL_SECONDS: a worker
+        starting then (one recycled by MAX_REQUESTS, say) leaves the next pull to its follower, which
+        comes within POLL_SECONDS, instead of opening a database connection as it starts."""
+        try:
+            age = time.time() - (self.repository.root / PULLED).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return 0 <= age < POLL_SECONDS
 
     async def _pull_store(self, store: str, head: Head | None) -> bool:
         local = await asyncio.to_thread(self._local_head, store)

@@ -127,9 +127,10 @@ class KnowledgeService:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.indexer.sync_all)  # a write that stopped before its index
-        if self.replication is not None:
+        replication = self.replication
+        if replication is not None and not await asyncio.to_thread(replication.pulled_recently):
             try:
-                await self.replication.pull_all()
+                await replication.pull_all()
             except DependencyUnavailable:
                 log.warning("database unavailable at start: serving this host's copy of the knowledge")
         await self.ensure_starter()

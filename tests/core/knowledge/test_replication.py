@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -187,3 +189,24 @@ async def test_a_store_written_before_the_database_is_adopted_with_its_documents
     exported = {d.id: d for d in [d async for d in _replication(old).central.export("cardio")]}
     assert exported["angina"].text == long_text  # put back together from its overlapping chunks
     assert exported["hf"].text == DOCS[1].text
+
+
+@pytest.mark.asyncio
+async def test_a_worker_starting_just_after_a_pull_on_its_host_leaves_the_next_one_to_its_follower(
+    replica: Replica,
+) -> None:
+    first = replica("a")
+    await first.start()  # pulls: the database is this host's source
+    later = replica("a")  # another worker of the same host, starting now
+
+    async def no_database() -> None:
+        raise AssertionError("asked the database as it started")
+
+    _replication(later).central.heads = no_database  # type: ignore[method-assign,assignment]
+    await later.start()
+    assert later.store_infos == first.store_infos
+    assert _replication(later).pulled_recently()
+
+    marker = first.repository.root / "pulled"
+    os.utime(marker, (time.time() - 60, time.time() - 60))
+    assert not _replication(first).pulled_recently()  # a host idle for longer pulls as it starts
