@@ -196,7 +196,8 @@ async def test_a_worker_starting_just_after_a_pull_on_its_host_leaves_the_next_o
     replica: Replica,
 ) -> None:
     first = replica("a")
-    await first.start()  # pulls: the database is this host's source
+    await first.start()
+    await _replication(first).pull_all()  # one worker of this host has just pulled
     later = replica("a")  # another worker of the same host, starting now
 
     async def no_database() -> None:

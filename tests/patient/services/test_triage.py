@@ -94,7 +94,9 @@ def test_scores_are_probabilities_and_a_weak_match_says_so(knowledge: KnowledgeS
     assert [d.score for d in clear.departments] == sorted((d.score for d in clear.departments), reverse=True)
     assert clear.departments[0].score > 0.5
     assert vague.weak is True
-    assert _departments(vague) == ["全科医学科"]
+    # 全科医学科 first; an alternative only where the complaint's conditions pointed (躯体症状障碍 ...).
+    assert _departments(vague)[0] == "全科医学科"
+    assert len(vague.departments) <= 2
     assert vague.departments[0].score < clear.departments[0].score
     assert "全科医学科" in vague.advice
 
