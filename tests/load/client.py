@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -95,3 +97,22 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+PATIENT_MESSAGES = ("头痛", "三天了", "有点发烧", "没有")
+
+
+async def converse(
+    connection: Connection, session: dict[str, str], recorder: Recorder, rng: random.Random
+) -> None:
+    """One step of a patient's pre-consultation: open a session first, then send one message."""
+    if not session:
+        reply = await connection.request("POST", "/api/v1/sessions", recorder, json_body=b"{}")
+        if reply.status == 201:
+            session.update(json.loads(reply.body))
+        return
+    await connection.request(
+        "POST", f"/api/v1/sessions/{session['session_id']}/messages", recorder,
+        headers={"Authorization": f"Bearer {session['token']}"},
+        json_body=json.dumps({"text": rng.choice(PATIENT_MESSAGES)}).encode(),
+    )  # fmt: skip

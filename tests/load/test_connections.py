@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import Service, StartService
-from tests.load.client import Connection, Recorder
+from tests.load.client import Connection, Recorder, converse
 from tests.load.conftest import Figures, wait_started
 from tests.load.profile import Profile
 from tests.support.auth import TEST_AUTH_ENV, service_admin_headers
@@ -70,18 +70,6 @@ async def test_keep_alive_connections_with_think_times_all_get_answers(
         if reply.status == 200:
             cached.append(bool(json.loads(reply.body).get("cached")))
 
-    async def converse(connection: Connection, session: dict[str, str]) -> None:
-        if not session:
-            reply = await connection.request("POST", "/api/v1/sessions", recorder, json_body=b"{}")
-            if reply.status == 201:
-                session.update(json.loads(reply.body))
-            return
-        await connection.request(
-            "POST", f"/api/v1/sessions/{session['session_id']}/messages", recorder,
-            headers={"Authorization": f"Bearer {session['token']}"},
-            json_body=json.dumps({"text": rng.choice(("头痛", "三天了", "有点发烧", "没有"))}).encode(),
-        )  # fmt: skip
-
     async def client(connection: Connection, stop_at: float) -> None:
         nonlocal reconnects
         session: dict[str, str] = {}
@@ -91,7 +79,7 @@ async def test_keep_alive_connections_with_think_times_all_get_answers(
             if connection.port == doctor_port:
                 await ask(connection)
             else:
-                await converse(connection, session)
+                await converse(connection, session, recorder, rng)
             reconnects += was_open and connection.writer is None
             await asyncio.sleep(rng.uniform(1, profile.max_think))
 
