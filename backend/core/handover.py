@@ -79,13 +79,12 @@ def finish(folder: Path, pid: int) -> bool:
     return found
 
 
-async def retire(folder: Path, pid: int, master: int) -> bool:
-    """Request a replacement and wait until it serves; False when it did not within the timeout."""
+async def retire(folder: Path, pid: int, master: int) -> None:
+    """Request a replacement and wait until it serves, or TIMEOUT_SECONDS at most."""
     await asyncio.to_thread(request, folder, pid, master)
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if await asyncio.to_thread(taken, folder, pid):
-            return True
+            return
         await asyncio.sleep(POLL_SECONDS)
     log.warning("no replacement started in time; stopping anyway", extra={"timeout_s": TIMEOUT_SECONDS})
-    return False

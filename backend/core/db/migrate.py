@@ -1,9 +1,9 @@
 """Alembic migrations, run on service start and by `python -m backend.cli db migrate`.
 
-Every worker of every instance calls `upgrade` when it starts; a PostgreSQL advisory lock held for the
-run makes them take turns, so the first applies what is missing and the others find nothing to do.
-A database already at the head costs one query and no lock: workers recycled by MAX_REQUESTS start
-often, and the migration scripts are read once, in the gunicorn master (backend/core/preload.py).
+The gunicorn master calls `upgrade` once before it forks (engine.migrate_before_fork); a worker calls
+it itself when the master could not reach the database. A PostgreSQL advisory lock held for the run
+makes instances take turns, so the first applies what is missing and the others find nothing to do.
+A database already at the head costs one query and no lock, and the scripts are read once per process.
 """
 
 from __future__ import annotations
