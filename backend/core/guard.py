@@ -26,11 +26,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.core.errors import AppError, DependencyUnavailable, error_body
 from backend.core.metrics import RATE_LIMITED
-from backend.core.ratelimit import Decision, RateLimiter
+from backend.core.middleware import SUCCESS_HEADERS
+from backend.core.ratelimit import RateLimiter
 
 # id(router) -> (router, limit name); routers are module-level (and not hashable), so kept by id.
 _LIMITS: dict[int, tuple[APIRouter, str]] = {}
@@ -58,6 +59,9 @@ class SignIn:
 
     check: Callable[[FastAPI, str | None], Awaitable[object]]
     scheme: SecurityBase
+    # The check's answer when this worker already knows it (a recently checked token), else None:
+    # the common case, answered without the coroutines of the full check.
+    recall: Callable[[FastAPI, str | None], object | None] = lambda app, authorization: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +140,12 @@ class Guard:
         app: FastAPI = scope["app"]
         state = scope.setdefault("state", {})
         if entry.signed_in and self.sign_in is not None:
+            authorization = _authorization(scope)
             try:
-                state["principal"] = await self.sign_in.check(app, _authorization(scope))
+                principal = self.sign_in.recall(app, authorization)
+                if principal is None:
+                    principal = await self.sign_in.check(app, authorization)
+                state["principal"] = principal
             except AppError as exc:
                 await _refuse(
                     scope, send, entry, exc.status_code, exc.code, exc.message, exc.headers, exc.extra
@@ -163,20 +171,11 @@ class Guard:
             )
             await _refuse(scope, send, entry, 429, "rate_limited", message, decision.headers(), {})
             return
-        await self.app(scope, receive, _with_limit_headers(send, decision))
-
-
-def _with_limit_headers(send: Send, decision: Decision) -> Send:
-    """`send` adding the X-RateLimit-* headers to a successful response (the dependency's headers
-    reached successful responses only, never an error raised by the route)."""
-    extra = [(name.lower().encode(), value.encode()) for name, value in decision.headers().items()]
-
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] < 400:
-            message["headers"] = [*message.get("headers", ()), *extra]
-        await send(message)
-
-    return send_with_headers
+        # The X-RateLimit-* headers reach successful responses only, as the dependency's did (never
+        # an error the route raises); the envelope, which already rewrites every response's
+        # headers, adds them, rather than another wrapper of `send` per request.
+        state[SUCCESS_HEADERS] = decision.raw_headers()
+        await self.app(scope, receive, send)
 
 
 async def _refuse(

@@ -38,6 +38,9 @@ _DOCS_CSP = (
     b"frame-ancestors 'none'",
 )
 _DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+# The request state's list of headers an inner layer wants on the response if it succeeds (< 400):
+# the guard's X-RateLimit-*.
+SUCCESS_HEADERS = "success_headers"
 
 
 class RequestEnvelopeMiddleware:
@@ -53,7 +56,8 @@ class RequestEnvelopeMiddleware:
 
         start = time.perf_counter()
         request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         status = 500
         limit = self.max_body_bytes
 
@@ -89,6 +93,8 @@ class RequestEnvelopeMiddleware:
                     *SECURITY_HEADERS,
                     csp,
                 ]
+                if status < 400 and SUCCESS_HEADERS in state:
+                    headers += state[SUCCESS_HEADERS]
                 if _draining(scope):
                     # Tell keep-alive clients to reconnect elsewhere before this worker closes
                     # their connection, so no request races the close.

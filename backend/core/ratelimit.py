@@ -52,12 +52,20 @@ return {current, ttl}
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, per request
 class Decision:
     allowed: bool
     limit: int
     remaining: int
     reset_after: int  # whole seconds until the window resets
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The X-RateLimit-* headers of a successful response, as ASGI sends them."""
+        return [
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % self.reset_after),
+        ]
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -107,8 +115,8 @@ class RateLimiter:
     async def hit(self, name: str, scope: str, client: str) -> Decision:
         item = self.limits[name]
         key = f"{self._prefix}{name}:{scope}:{client}"
-        if not self.degraded:
-            now = time.monotonic()
+        now = time.monotonic()
+        if now >= self._redis_down_until:  # not degraded (one clock read serves both)
             window = self._windows.get(key)
             if window is not None and now >= window.reset_at:
                 window = None  # its unsent hits belonged to a window that is over

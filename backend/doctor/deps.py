@@ -20,14 +20,27 @@ async def get_auth(request: Request) -> AuthService:
 AuthDep = Annotated[AuthService, Depends(get_auth)]
 
 
-async def signed_in(app: FastAPI, authorization: str | None) -> Principal:
-    """The doctor an Authorization header's bearer token signs in, or 401: the guard's sign-in check."""
+def _bearer(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def signed_in(app: FastAPI, authorization: str | None) -> Principal:
+    """The doctor an Authorization header's bearer token signs in, or 401: the guard's sign-in check."""
+    token = _bearer(authorization)
+    if token is None:
         raise unauthorized("not_authenticated", "Sign in first: this needs a bearer token.")
     auth: AuthService = app.state.auth
     return await auth.authenticate(token)
+
+
+def recalled(app: FastAPI, authorization: str | None) -> Principal | None:
+    """The doctor this worker signed in with this header moments ago (signed_in's cached answer,
+    without an await), or None: then the guard awaits signed_in."""
+    token = _bearer(authorization)
+    auth: AuthService = app.state.auth
+    return auth.recall(token) if token is not None else None
 
 
 class _SignedIn(OAuth2PasswordBearer):
@@ -44,7 +57,7 @@ class _SignedIn(OAuth2PasswordBearer):
 
 current_user = _SignedIn(tokenUrl="/api/v1/auth/token", auto_error=False)
 # Every /api route but sign-in's is behind it (create_app's `sign_in`).
-SIGN_IN = SignIn(signed_in, current_user)
+SIGN_IN = SignIn(signed_in, current_user, recalled)
 
 CurrentUserDep = Annotated[Principal, Depends(current_user)]
 

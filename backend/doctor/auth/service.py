@@ -106,11 +106,19 @@ class AuthService:
                 if claims.username == principal.username:
                     await self.users.revoke(claims.token_id, claims.expires_at)
 
-    async def authenticate(self, access_token: str) -> Principal:
+    def recall(self, access_token: str) -> Principal | None:
+        """The principal of a token this worker checked within AUTH_CACHE_SECONDS and not since
+        forgotten, while the token is unexpired; None when it must be checked again."""
         checked = self._checked.get(access_token)
         if checked is not MISSING and checked.claims.expires_at > time.time():
             principal: Principal = checked
             return principal
+        return None
+
+    async def authenticate(self, access_token: str) -> Principal:
+        recalled = self.recall(access_token)
+        if recalled is not None:
+            return recalled
         # Single flight: the requests that carry a token while it is being checked share that check,
         # rather than each verifying it and asking the stores (a herd every AUTH_CACHE_SECONDS).
         flight = self._flights.get(access_token)

@@ -39,3 +39,15 @@ def test_health_questions_have_their_own_stricter_limit(make_client: MakeClient)
         client.post("/api/v1/health/qa", json={"question": "感冒怎么办"}).status_code for _ in range(3)
     ]
     assert statuses == [200, 200, 429]
+
+
+def test_the_limit_headers_come_with_answers_not_with_refused_questions(client: TestClient) -> None:
+    answered = client.post("/api/v1/health/qa", json={"question": "感冒怎么办"})
+    refused = client.post("/api/v1/health/qa", json={"question": ""})
+
+    assert answered.status_code == 200
+    assert answered.headers["x-ratelimit-limit"] == "1000"
+    assert int(answered.headers["x-ratelimit-remaining"]) < 1000
+    assert refused.status_code == 422
+    assert "x-ratelimit-limit" not in refused.headers
+    assert refused.headers["x-request-id"]
