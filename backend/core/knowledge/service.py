@@ -342,10 +342,10 @@ def _search_all(
     entities = extractor.extract(query) if stores else []
     expansion = synonyms(entities, query)
     named = {e.id for e in entities if e.type == "disease" and e.id}
-    ranked = [
-        found
+    found = [
+        one
         for store in stores
-        for found in store.search(
+        for one in store.ranked(
             query,
             expansion,
             vector,
@@ -355,7 +355,17 @@ def _search_all(
             floor=settings.dense_score_floor,
         )
     ]
-    ranked.sort(
-        key=lambda found: found[0] * (NAMED_DISEASE_BOOST if found[1].doc_id in named else 1.0), reverse=True
-    )
-    return [hit for _, hit in ranked[:top_k]]
+    # Read best first, and only while an unread candidate could still make the top_k (boosted, it
+    # would beat the k-th): the same hits, in the same order, as reading and sorting them all.
+    if top_k <= 0:
+        return []
+    order = sorted(range(len(found)), key=lambda i: found[i].rank, reverse=True)
+    boost = NAMED_DISEASE_BOOST if named else 1.0
+    read: list[tuple[float, int, Hit]] = []
+    for i in order:
+        if len(read) >= top_k and found[i].rank * boost < sorted(s for s, _, _ in read)[-top_k]:
+            break
+        hit = found[i].read()
+        read.append((found[i].rank * (NAMED_DISEASE_BOOST if hit.doc_id in named else 1.0), i, hit))
+    read.sort(key=lambda chosen: (-chosen[0], chosen[1]))
+    return [hit for _, _, hit in read[:top_k]]

@@ -132,6 +132,9 @@ def open_index(directory: Path, *, create: bool = False) -> Any:
     return tantivy.Index(SCHEMA, path=str(directory), reuse=True)
 
 
+MAX_CACHED_FREQUENCIES = 100_000  # per opened snapshot: a few MiB at most
+
+
 class LexicalReader:
     """One opened snapshot of a store's lexical index. Thread-safe: tantivy searchers are."""
 
@@ -142,6 +145,9 @@ class LexicalReader:
         self._index = open_index(directory)
         self._searcher = self._index.searcher()
         self.size = self._searcher.num_docs
+        # term -> document frequency in this snapshot (immutable, so never stale): asking tantivy
+        # for every term of every question was an eighth of an uncached answer's time.
+        self._frequencies: dict[str, int] = {}
 
     def query_terms(self, text: str, synonyms: Iterable[str] = ()) -> dict[str, float]:
         """Term -> weight: its count in the question to the power REPEAT, plus SYNONYM_WEIGHT per
@@ -168,7 +174,11 @@ class LexicalReader:
             clauses.append((tantivy.Occur.Should, query))
             # A term the store lacks weighs as its rarest term: with df 0 its idf would grow with
             # nothing but the store's size, and sink every passage of a small store.
-            frequency = max(1, searcher.doc_freq("terms", term))
+            frequency = self._frequencies.get(term)
+            if frequency is None:
+                if len(self._frequencies) >= MAX_CACHED_FREQUENCIES:
+                    self._frequencies = {}  # a rare flood of new terms; the common ones come back
+                frequency = self._frequencies[term] = max(1, searcher.doc_freq("terms", term))
             bound += weight * math.log(1 + (total - frequency + 0.5) / (frequency + 0.5)) * (K1 + 1)
         found = searcher.search(tantivy.Query.boolean_query(clauses), top_k).hits
         return [(min(1.0, score / bound), address) for score, address in found]

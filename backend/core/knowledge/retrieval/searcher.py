@@ -8,7 +8,9 @@ between stores with the same lexicon).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from backend.core.knowledge.retrieval.analysis import Analyzer
 from backend.core.knowledge.retrieval.dense import DenseReader
@@ -59,10 +61,41 @@ class StoreSearcher:
         floor: float = 0.7,
     ) -> list[tuple[float, Hit]]:
         """(rank score, hit) best first; the rank score orders hits of several stores alike."""
+        found = self.ranked(query, synonyms, vector, top_k, fusion=fusion, weight=weight, floor=floor)
+        return [(one.rank, one.read()) for one in found]
+
+    def ranked(
+        self,
+        query: str,
+        synonyms: list[str],
+        vector: Vectors | None,
+        top_k: int,
+        *,
+        fusion: Fusion = "rrf",
+        weight: float = 0.5,
+        floor: float = 0.7,
+    ) -> list[Ranked]:
+        """What `search` finds, best first, each read only when asked (Ranked.read)."""
         weights = self.lexical.query_terms(query, synonyms)
         if vector is None or self.dense is None:
             found = self.lexical.search(weights, top_k)
-            return [(relevance, self.lexical.hit(relevance, address)) for relevance, address in found]
+            return [Ranked(relevance, self.lexical, relevance, address) for relevance, address in found]
+        return [
+            Ranked(rank, self.lexical, 0.0, None, hit)
+            for rank, hit in self._fused(query, weights, vector, top_k, fusion, weight, floor)
+        ]
+
+    def _fused(
+        self,
+        query: str,
+        weights: dict[str, float],
+        vector: Vectors,
+        top_k: int,
+        fusion: Fusion,
+        weight: float,
+        floor: float,
+    ) -> list[tuple[float, Hit]]:
+        assert self.dense is not None
         candidates = max(top_k * 3, 30)
         hits: dict[str, Hit] = {}
         lexical: list[tuple[float, str]] = []
@@ -85,6 +118,21 @@ class StoreSearcher:
             if len(out) == top_k:
                 break
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A chunk a search ranked, its text not yet read: reading a chunk from the index costs more
+    than finding it, and of the candidates of several stores only the best few are shown."""
+
+    rank: float
+    reader: LexicalReader
+    relevance: float
+    address: Any
+    hit: Hit | None = None  # read already (fusion reads its candidates to merge them by key)
+
+    def read(self) -> Hit:
+        return self.hit if self.hit is not None else self.reader.hit(self.relevance, self.address)
 
 
 def _rescored(hit: Hit, relevance: float) -> Hit:
