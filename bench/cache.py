@@ -147,7 +147,9 @@ def _ratio(rounds: list[tuple[LoadResult, LoadResult, LoadResult]], top: int, bo
     return statistics.median(r[top].requests_per_second / r[bottom].requests_per_second for r in rounds)
 
 
-def _median_round(rounds: list[tuple[LoadResult, LoadResult, LoadResult]]) -> tuple[LoadResult, LoadResult, LoadResult]:
+def _median_round(
+    rounds: list[tuple[LoadResult, LoadResult, LoadResult]],
+) -> tuple[LoadResult, LoadResult, LoadResult]:
     """The round whose ping ratio is the median: its runs are the ones printed line by line."""
     ordered = sorted(rounds, key=lambda r: r[1].requests_per_second / r[0].requests_per_second)
     return ordered[len(ordered) // 2]
