@@ -82,12 +82,11 @@ class StoreSearcher:
             return [Ranked(relevance, self.lexical, relevance, address) for relevance, address in found]
         return [
             Ranked(rank, self.lexical, 0.0, None, hit)
-            for rank, hit in self._fused(query, weights, vector, top_k, fusion, weight, floor)
+            for rank, hit in self._fused(weights, vector, top_k, fusion, weight, floor)
         ]
 
     def _fused(
         self,
-        query: str,
         weights: dict[str, float],
         vector: Vectors,
         top_k: int,
