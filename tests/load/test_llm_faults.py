@@ -66,7 +66,9 @@ def _end(answer: Answer) -> float:
 
 def _phases(scale: float) -> list[Phase]:
     ok = RECOVERED_AFTER + 0.75 * scale  # then answers that must be clean
-    fault = 1.75 * scale
+    # A slow LLM degrades nothing before the first calls time out (LLM_TIMEOUT) and open the breaker:
+    # the fault must outlast that for answers to begin and end inside it.
+    fault = LLM_TIMEOUT + 1.75 * scale
     return [
         Phase("ok", "LLM ok", 1.5 * scale),
         Phase("error", "LLM down (500)", fault),
