@@ -12,8 +12,9 @@ Zipf-distributed mix (a few questions very often, most rarely), as real traffic 
   rate limit as every API call.
 The last line gives both ratios to /healthz against their targets. This machine's throughput drifts
 by a third from one run to the next, so the three are measured side by side in ROUNDS rounds
-(healthz, ping, warm QA, back to back) and each ratio is the median of its rounds' ratios: a pair
-measured seconds apart, not two runs a minute apart.
+(healthz, ping, warm QA, back to back, in reverse order every other round so a drift within a
+round favours neither) and each ratio is the median of its rounds' ratios: a pair measured
+seconds apart, not two runs a minute apart.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import random
 import signal
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -41,7 +43,7 @@ REQUESTS_IN_MIX = 20_000
 PING_TARGET = 0.85
 WARM_QA_TARGET = 0.6
 WARM_UP_SECONDS = 2
-ROUNDS = 3
+ROUNDS = 5
 
 
 def questions() -> list[str]:
@@ -102,11 +104,15 @@ def main() -> None:
             run_wrk(f"{base}/api/v1/medical/qa", seconds=WARM_UP_SECONDS, script=script)
             run_wrk(f"{base}/healthz", seconds=1)
             rounds = []
-            for _ in range(ROUNDS):
-                hello = run_wrk(f"{base}/healthz", seconds=args.seconds)
-                ping = run_wrk(f"{base}/api/v1/ping", seconds=args.seconds, headers=headers)
-                warm = run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script)
-                rounds.append((hello, ping, warm))
+            runs: list[Callable[[], LoadResult]] = [
+                lambda: run_wrk(f"{base}/healthz", seconds=args.seconds),
+                lambda: run_wrk(f"{base}/api/v1/ping", seconds=args.seconds, headers=headers),
+                lambda: run_wrk(f"{base}/api/v1/medical/qa", seconds=args.seconds, script=script),
+            ]
+            for number in range(ROUNDS):
+                order = range(3) if number % 2 == 0 else range(2, -1, -1)
+                results = {index: runs[index]() for index in order}
+                rounds.append((results[0], results[1], results[2]))
         finally:
             stop(process, signal.SIGTERM)
 
