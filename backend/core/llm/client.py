@@ -8,8 +8,11 @@ Every failure is one exception, `LLMUnavailable(reason)`, on which callers degra
 from the knowledge itself. There are no retries: a retry doubles the worst-case latency of a request
 that already waited llm_timeout, and the degraded answer is always available. Instead:
 
-- at most llm_max_concurrency calls per worker reach the LLM (an asyncio.Semaphore; the httpx pool is
-  sized to match, so the pool itself never queues);
+- at most llm_max_concurrency calls per worker reach the LLM (an asyncio.Semaphore). The httpx pool
+  has no cap of its own: httpcore 1.0.9 leaks a pool slot for good when a call is cancelled (our
+  timeout) while it waits for a pool connection (encode/httpcore#1093), and with a cap equal to the
+  slots a worker's pool filled with leaked slots after an LLM slow spell, so every later call timed
+  out against a healthy LLM and the breaker never closed again (seen in tests/load/test_llm_faults);
 - llm_timeout bounds the whole call, waiting for a slot included, and for `stream` the whole stream;
 - a circuit breaker fails calls fast while the LLM keeps failing, so requests do not pile up waiting
   for timeouts. Waiting too long for a local slot is reported as a timeout but says nothing about the
@@ -89,7 +92,7 @@ class LLMClient:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=max_concurrency),
             # A backstop only: asyncio deadlines bound the whole call, httpx's bound each phase.
             timeout=httpx.Timeout(timeout),
         )
