@@ -226,6 +226,9 @@ def _resolve(state: dict[str, Any], pending: dict[str, Any], reading: Reading, t
     if question == "symptoms" and symptom:
         if symptom in collected["symptoms"] or symptom in collected["denied_symptoms"]:
             return None
+        if reading.answer_for not in (None, symptom):
+            # "有点发烧" to "您有没有呕吐？" says nothing about vomiting: it is left not answered.
+            answer = None
         if answer == "yes":
             collected["symptoms"].append(symptom)
             # "有" to "您有没有呼吸困难？" raises the same alarm as saying "呼吸困难" outright.

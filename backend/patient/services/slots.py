@@ -48,6 +48,9 @@ class Reading:
     update: SlotUpdate
     answer: Answer | None = None  # how the message starts: a yes, a no, a skip, or none of them
     rest: str = ""  # the message after that yes or no ("有，青霉素" -> "青霉素")
+    # The symptom the yes or no is glued to, when one follows it at once: "有点发烧" and "没有发烧"
+    # speak of a fever, whatever the question asked about.
+    answer_for: str | None = None
     well: bool = False  # says nothing is wrong ("没有不舒服")
     greeting: bool = False  # only a greeting ("你好")
     readable: bool = True  # holds any letter at all (emoji-only does not)
@@ -104,6 +107,7 @@ def read(text: str, entities: Sequence[ExtractedEntity], expecting: frozenset[st
     reading.well = bool(compiled.well.search(text))
 
     said, denied = _symptoms(text, clauses, entities, compiled)
+    reading.answer_for = _answer_for(text, answer, rest, entities)
     reading.conflicting = [name for name in said if name in denied]
     update.symptoms = said
     update.denied_symptoms = [name for name in denied if name not in said]  # a stated symptom wins
@@ -123,6 +127,20 @@ def read(text: str, entities: Sequence[ExtractedEntity], expecting: frozenset[st
         update.pregnant = answer == "yes"
     _answer_list_slot(reading, expecting)
     return reading
+
+
+def _answer_for(
+    text: str, answer: Answer | None, rest: str, entities: Sequence[ExtractedEntity]
+) -> str | None:
+    if answer not in ("yes", "no") or not rest:
+        return None
+    start = len(text.rstrip(_PUNCT)) - len(rest)  # `rest` ends the message, punctuation aside
+    if start <= 0 or text[start - 1] in _PUNCT:
+        return None  # "有，还有点发烧": the yes stands alone, the fever comes after it
+    for entity in entities:
+        if entity.type == "symptom" and entity.start == start:
+            return entity.name
+    return None
 
 
 def _negated(before: str, compiled: Compiled) -> bool:

@@ -124,6 +124,28 @@ def test_a_yes_or_no_in_other_words_answers_the_symptom_question(
 
 
 @pytest.mark.parametrize(
+    ("answer", "asked_said", "asked_denied", "fever"),
+    [
+        ("有点发烧，38度多", False, False, "symptoms"),  # speaks of a fever, not of what was asked
+        ("没有发烧", False, False, "denied_symptoms"),
+        ("有，还有点发烧", True, False, "symptoms"),  # a yes, then a fever besides
+        ("没有，也没发烧", False, True, "denied_symptoms"),
+    ],
+)
+def test_a_yes_or_no_glued_to_another_symptom_answers_for_that_symptom(
+    knowledge: KnowledgeService, answer: str, asked_said: bool, asked_denied: bool, fever: str
+) -> None:
+    chat = Chat(knowledge)
+    chat.say("皮肤痒，起了红疹，一周了，有点难受")
+    asked = chat.state["pending"]["symptom"]
+    assert asked != "发热"
+    chat.say(answer)
+    assert (asked in chat.collected["symptoms"]) is asked_said
+    assert (asked in chat.collected["denied_symptoms"]) is asked_denied
+    assert "发热" in chat.collected[fever]
+
+
+@pytest.mark.parametrize(
     ("answer", "said"), [("a bit", True), ("sometimes", True), ("not really", False), ("never", False)]
 )
 def test_a_yes_or_no_in_other_words_in_english(knowledge: KnowledgeService, answer: str, said: bool) -> None:
