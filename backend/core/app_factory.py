@@ -15,13 +15,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from backend.core.api import health, system
 from backend.core.config import Settings, get_settings
-from backend.core.errors import ERROR_RESPONSES, install_error_handlers
+from backend.core.errors import install_error_handlers
 from backend.core.guard import Guard, RouteTable, SignIn, document_sign_in
 from backend.core.logging import configure_logging, get_logger
 from backend.core.metrics import REDIS_ERRORS, REDIS_POOL_CONNECTIONS, REDIS_POOL_MAX
 from backend.core.middleware import RequestEnvelopeMiddleware
 from backend.core.ratelimit import RateLimiter
 from backend.core.redis import create_redis, pool_usage
+from backend.core.routing import add_routes, install_dispatch
 from backend.core.shedding import InFlightLimit
 from backend.core.shutdown import install_drain_handler
 
@@ -126,14 +127,15 @@ def create_app(
     retry_after = settings.overload_retry_after
     app.add_middleware(InFlightLimit, service=service, limit=settings.max_in_flight, retry_after=retry_after)
     # The guard's table lists the routes in the router's order, so it finds the route the router picks.
-    app.include_router(health.router)
+    add_routes(app, health.router, api=False)
     table.add(health.router, signed_in=False)
     for router in (system.router, *routers):
-        app.include_router(router, responses=ERROR_RESPONSES)
+        add_routes(app, router)
         table.add(router, signed_in=sign_in is not None)
     for router in public_routers:
-        app.include_router(router, responses=ERROR_RESPONSES)
+        add_routes(app, router)
         table.add(router, signed_in=False)
+    install_dispatch(app)
     if sign_in is not None:
         document_sign_in(app, table.guarded_routes(), sign_in.scheme)
     return app

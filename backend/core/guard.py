@@ -32,6 +32,7 @@ from backend.core.errors import AppError, DependencyUnavailable, error_body
 from backend.core.metrics import RATE_LIMITED
 from backend.core.middleware import SUCCESS_HEADERS
 from backend.core.ratelimit import RateLimiter
+from backend.core.routing import ROUTE
 
 # id(router) -> (router, limit name); routers are module-level (and not hashable), so kept by id.
 _LIMITS: dict[int, tuple[APIRouter, str]] = {}
@@ -134,7 +135,11 @@ class Guard:
             await self.app(scope, receive, send)
             return
         entry = self.table.find(scope["method"], _route_path(scope))
-        if entry is None or not entry.guarded:
+        if entry is None:
+            await self.app(scope, receive, send)
+            return
+        scope[ROUTE] = entry.route  # for the router's dispatch (backend/core/routing.py)
+        if not entry.guarded:
             await self.app(scope, receive, send)
             return
         app: FastAPI = scope["app"]

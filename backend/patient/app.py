@@ -34,9 +34,10 @@ def create_patient_app(settings: Settings | None = None) -> FastAPI:
         "patient",
         title="MedQA patient service",
         routers=[triage.router, departments.router, sessions.router, health_qa.router],
-        # The red-flag rules first: a worker with rules it cannot load must not start.
+        # The clinical rules first: a worker with rules it cannot load must not start.
         lifespans=[
             red_flags_lifespan,
+            sessions.rules_loaded,
             db_lifespan,
             knowledge_lifespan,
             cache_lifespan,

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.core.app_factory import create_app
+from backend.core.errors import ERROR_RESPONSES
 from backend.core.guard import rate_limited
 
-router = APIRouter(prefix="/api/v1/test")
+router = APIRouter(prefix="/api/v1/test", responses=ERROR_RESPONSES)
 rate_limited(router, "default")
 
 

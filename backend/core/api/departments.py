@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from backend.core.errors import ERROR_RESPONSES
 from backend.core.guard import rate_limited
 from backend.core.knowledge.graph.departments import Department, departments
 
-router = APIRouter(prefix="/api/v1", tags=["departments"])
+router = APIRouter(prefix="/api/v1", tags=["departments"], responses=ERROR_RESPONSES)
 rate_limited(router, "default")
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from backend.core.errors import ERROR_RESPONSES
 from backend.core.guard import rate_limited
 
-router = APIRouter(prefix="/api/v1", tags=["system"])
+router = APIRouter(prefix="/api/v1", tags=["system"], responses=ERROR_RESPONSES)
 rate_limited(router, "default")
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from backend.core.errors import ERROR_RESPONSES
 from backend.core.guard import rate_limited
 from backend.doctor.deps import AuthDep, admin_user
 
@@ -14,6 +15,7 @@ router = APIRouter(
     prefix="/api/v1/admin/audit",
     tags=["audit"],
     dependencies=[Depends(admin_user)],
+    responses=ERROR_RESPONSES,
 )
 rate_limited(router, "default")
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from backend.core.cache.tiered import KINDS, Kind
 from backend.core.deps import CacheDep
+from backend.core.errors import ERROR_RESPONSES
 from backend.core.guard import rate_limited
 from backend.core.metrics import metric_samples
 from backend.core.schemas import StrictModel
@@ -18,6 +19,7 @@ router = APIRouter(
     prefix="/api/v1/admin/cache",
     tags=["cache administration"],
     dependencies=[Depends(admin_user)],
+    responses=ERROR_RESPONSES,
 )
 rate_limited(router, "default")
 

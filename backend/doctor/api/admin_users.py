@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field, field_validator
 
 from backend.core.config import MIN_PASSWORD_LENGTH
-from backend.core.errors import AppError
+from backend.core.errors import ERROR_RESPONSES, AppError
 from backend.core.guard import rate_limited
 from backend.core.schemas import StrictModel
 from backend.doctor.auth.users import USERNAME_PATTERN, Role, User, UserExists
@@ -18,6 +18,7 @@ router = APIRouter(
     prefix="/api/v1/admin/users",
     tags=["user administration"],
     dependencies=[Depends(admin_user)],
+    responses=ERROR_RESPONSES,
 )
 rate_limited(router, "default")
 

@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, Field
 
+from backend.core.errors import ERROR_RESPONSES
 from backend.core.guard import rate_limited
 from backend.core.schemas import StrictModel
 from backend.doctor.auth.tokens import TokenPair
 from backend.doctor.auth.users import Role
 from backend.doctor.deps import AuthDep, CurrentUserDep
 
-router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"])
+router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"], responses=ERROR_RESPONSES)
 rate_limited(router, "default")
 
 MAX_TOKEN_CHARS = 2048

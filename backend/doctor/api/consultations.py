@@ -9,12 +9,12 @@ from pydantic import BaseModel
 
 from backend.core.consultations import Status
 from backend.core.deps import ConsultationsDep
-from backend.core.errors import AppError
+from backend.core.errors import ERROR_RESPONSES, AppError
 from backend.core.guard import rate_limited
 from backend.core.schemas import StrictModel
 from backend.doctor.deps import AuthDep, CurrentUserDep
 
-router = APIRouter(prefix="/api/v1/consultations", tags=["consultations"])
+router = APIRouter(prefix="/api/v1/consultations", tags=["consultations"], responses=ERROR_RESPONSES)
 rate_limited(router, "default")
 
 RecordId = Annotated[str, Path(min_length=1, max_length=64)]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from backend.core.cache.tiered import Computed, normalise
 from backend.core.deps import CacheDep, KnowledgeDep
-from backend.core.errors import AppError
+from backend.core.errors import ERROR_RESPONSES, AppError
 from backend.core.guard import rate_limited
 from backend.core.knowledge.retrieval.hits import Hit
 from backend.core.knowledge.store.documents import DOC_ID, STORE_NAME, Document, StoreName
@@ -37,7 +37,7 @@ def _as_404() -> Iterator[None]:
         raise AppError(404, f"Document not found: {exc}") from None
 
 
-router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
+router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"], responses=ERROR_RESPONSES)
 rate_limited(router, "default")
 
 

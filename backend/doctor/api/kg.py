@@ -11,12 +11,12 @@ from pydantic import BaseModel
 
 from backend.core.cache.tiered import Computed
 from backend.core.deps import CacheDep, KnowledgeDep
-from backend.core.errors import AppError
+from backend.core.errors import ERROR_RESPONSES, AppError
 from backend.core.guard import rate_limited
 from backend.core.knowledge.graph.entities import ExtractedEntity
 from backend.core.text import CleanText
 
-router = APIRouter(prefix="/api/v1/kg", tags=["knowledge graph"])
+router = APIRouter(prefix="/api/v1/kg", tags=["knowledge graph"], responses=ERROR_RESPONSES)
 rate_limited(router, "default")
 
 

@@ -14,14 +14,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from backend.core.body import json_body, json_body_openapi
 from backend.core.deps import AnswersDep, QADep, answers_of
-from backend.core.errors import AppError
+from backend.core.errors import ERROR_RESPONSES, AppError
 from backend.core.guard import rate_limited
 from backend.core.knowledge.qa.pipeline import DISCLAIMER
 from backend.core.knowledge.qa.schemas import QARequest, QAResponse
 from backend.core.knowledge.store.repository import StoreNotFound
 from backend.core.schemas import StrictModel
 
-router = APIRouter(prefix="/api/v1/medical", tags=["question answering"])
+router = APIRouter(prefix="/api/v1/medical", tags=["question answering"], responses=ERROR_RESPONSES)
 rate_limited(router, "qa")
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from backend.core.deps import answers_of
+from backend.core.errors import ERROR_RESPONSES
 from backend.core.guard import rate_limited
 from backend.core.knowledge.qa.schemas import QARequest, QAResponse
 from backend.core.schemas import StrictModel
@@ -16,7 +17,7 @@ from backend.core.text import CleanText, detect_language
 from backend.patient.api.triage import RedFlagOut
 from backend.patient.services.red_flags import detect_red_flags, emergency_advice
 
-router = APIRouter(prefix="/api/v1/health", tags=["health questions"])
+router = APIRouter(prefix="/api/v1/health", tags=["health questions"], responses=ERROR_RESPONSES)
 rate_limited(router, "health")
 
 SEE_A_DOCTOR = {

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
 from pydantic import BaseModel, Field
 
 from backend.core.deps import ConsultationsDep, KnowledgeDep, QADep
-from backend.core.errors import AppError
+from backend.core.errors import ERROR_RESPONSES, AppError
 from backend.core.guard import rate_limited
 from backend.core.schemas import StrictModel
 from backend.core.text import CleanText, Language
@@ -40,7 +40,7 @@ async def rules_loaded(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(
     prefix="/api/v1/sessions",
     tags=["pre-consultation"],
-    lifespan=rules_loaded,
+    responses=ERROR_RESPONSES,
 )
 rate_limited(router, "default")
 

@@ -8,13 +8,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.core.deps import KnowledgeDep
+from backend.core.errors import ERROR_RESPONSES
 from backend.core.guard import rate_limited
 from backend.core.knowledge.graph.departments import display_name
 from backend.core.schemas import StrictModel
 from backend.core.text import CleanText
 from backend.patient.services.triage import DISCLAIMER, TriageResult, triage
 
-router = APIRouter(prefix="/api/v1", tags=["triage"])
+router = APIRouter(prefix="/api/v1", tags=["triage"], responses=ERROR_RESPONSES)
 rate_limited(router, "default")
 
 Sex = Literal["male", "female"]
