@@ -25,8 +25,6 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem
 from limits import parse as parse_rate_limit
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import FixedWindowRateLimiter
 
 from backend.core.config import Settings
 from backend.core.logging import get_logger
@@ -97,7 +95,9 @@ class RateLimiter:
         self._timeout = settings.rate_limit_storage_timeout
         self._recheck_after = settings.rate_limit_recheck_seconds
         self._service = service
-        self._memory = FixedWindowRateLimiter(MemoryStorage())
+        # While Redis is away: each worker's own fixed windows, [end (monotonic), hits] by key.
+        self._memory: dict[str, list[float]] = {}
+        self._fallbacks = RATE_LIMIT_FALLBACK.labels(service)
         self._redis_down_until = 0.0
         self._sync_seconds = settings.rate_limit_sync_seconds
         self._windows: dict[str, _Window] = {}
@@ -150,10 +150,23 @@ class RateLimiter:
                     "rate-limit storage unavailable, limiting in worker memory",
                     extra={"error": type(exc).__name__, "retry_in_s": self._recheck_after},
                 )
-        RATE_LIMIT_FALLBACK.labels(self._service).inc()
-        allowed = await self._memory.hit(item, key)
-        reset_at, remaining = await self._memory.get_window_stats(item, key)
-        return Decision(allowed, item.amount, remaining, max(1, math.ceil(reset_at - time.time())))
+        self._fallbacks.inc()
+        return self._hit_in_memory(item, key, now)
+
+    def _hit_in_memory(self, item: RateLimitItem, key: str, now: float) -> Decision:
+        """The fixed window in this worker alone, as cheap as a hit far from the limit: a stall that
+        times one sync out (a VM pause, a full collection) must not slow the requests of the
+        RATE_LIMIT_RECHECK_SECONDS after it. Refused hits count too, as in Redis."""
+        window = self._memory.get(key)
+        if window is None or now >= window[0]:
+            if len(self._memory) >= _PRUNE_ABOVE:
+                self._memory = {k: w for k, w in self._memory.items() if w[0] > now}
+            window = self._memory[key] = [now + item.get_expiry(), 0]
+        window[1] += 1
+        hits = int(window[1])
+        return Decision(
+            hits <= item.amount, item.amount, max(0, item.amount - hits), max(1, math.ceil(window[0] - now))
+        )
 
     def _synced(self, key: str, fresh: _Window) -> None:
         current = self._windows.get(key)

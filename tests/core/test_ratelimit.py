@@ -11,6 +11,7 @@ import httpx
 from backend.core.config import Settings
 from backend.core.ratelimit import RateLimiter
 from backend.core.redis import create_redis
+from backend.devstack.processes import free_port
 from backend.devstack.redis_server import LocalRedis
 from tests.conftest import KEY_PREFIX, StartService
 
@@ -150,3 +151,24 @@ def test_hits_during_a_sync_wait_for_no_round_trip_of_their_own_and_none_is_lost
     assert all(allowed)
     assert at_once == 2  # the first hit and the syncing one: the others made no round trip...
     assert after == 32  # ...and were counted with the next sync
+
+
+def test_without_redis_each_worker_still_enforces_the_limit_in_its_own_windows() -> None:
+    async def scenario() -> list[tuple[bool, int]]:
+        settings = Settings(
+            redis_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens: Redis is down
+            redis_key_prefix=f"{KEY_PREFIX}down-{time.monotonic()}:",
+            rate_limit_default="3/minute",
+        )
+        redis = create_redis(settings)
+        limiter = RateLimiter(redis, settings, "test")
+        try:
+            decisions = [await limiter.hit("default", "/ping", "198.51.100.9") for _ in range(5)]
+            other_client = await limiter.hit("default", "/ping", "198.51.100.10")
+        finally:
+            await redis.aclose()
+        assert limiter.degraded
+        assert 1 <= min(d.reset_after for d in decisions) <= 60
+        return [(d.allowed, d.remaining) for d in [*decisions, other_client]]
+
+    assert asyncio.run(scenario()) == [(True, 2), (True, 1), (True, 0), (False, 0), (False, 0), (True, 2)]
