@@ -62,7 +62,7 @@ def test_the_schema_documents_the_error_answers_of_every_api_route(client: TestC
 
 def test_a_router_without_the_error_answers_is_refused_by_name() -> None:
     bare = APIRouter(prefix="/api/v1/bare")
-    with pytest.raises(ValueError, match="/api/v1/bare.*ERROR_RESPONSES"):
+    with pytest.raises(ValueError, match=r"/api/v1/bare.*ERROR_RESPONSES"):
         create_app("routing", title="routing test", routers=[bare], settings=Settings())
 
 
@@ -72,5 +72,5 @@ def test_a_router_with_its_own_lifespan_is_refused_by_name() -> None:
         yield
 
     own = APIRouter(prefix="/api/v1/own", responses=ERROR_RESPONSES, lifespan=lifespan)
-    with pytest.raises(ValueError, match="/api/v1/own.*lifespan"):
+    with pytest.raises(ValueError, match=r"/api/v1/own.*lifespan"):
         create_app("routing", title="routing test", routers=[own], settings=Settings())
