@@ -135,8 +135,9 @@ def _answer_for(
     if answer not in ("yes", "no") or not rest:
         return None
     start = len(text.rstrip(_PUNCT)) - len(rest)  # `rest` ends the message, punctuation aside
-    if start <= 0 or text[start - 1] in _PUNCT:
-        return None  # "有，还有点发烧": the yes stands alone, the fever comes after it
+    before = text[:start].rstrip(" \t")  # a space glues words as Chinese glues characters: "no fever"
+    if start <= 0 or not before or before[-1] in _PUNCT:
+        return None  # "有，还有点发烧", "no, no fever": the yes or no stands alone
     for entity in entities:
         if entity.type == "symptom" and entity.start == start:
             return entity.name

@@ -146,6 +146,28 @@ def test_a_yes_or_no_glued_to_another_symptom_answers_for_that_symptom(
 
 
 @pytest.mark.parametrize(
+    ("answer", "asked_said", "asked_denied", "fever"),
+    [
+        ("no fever", False, False, "denied_symptoms"),  # a space glues English words
+        ("yes fever too", False, False, "symptoms"),
+        ("no, no fever", False, True, "denied_symptoms"),  # a no, then a fever denied besides
+        ("yes, and a fever", True, False, "symptoms"),
+    ],
+)
+def test_an_english_yes_or_no_glued_to_another_symptom_answers_for_that_symptom(
+    knowledge: KnowledgeService, answer: str, asked_said: bool, asked_denied: bool, fever: str
+) -> None:
+    chat = Chat(knowledge, "en")
+    chat.say("My skin is itchy with a red rash, for a week, mild")
+    asked = chat.state["pending"]["symptom"]
+    assert asked != "发热"
+    chat.say(answer)
+    assert (asked in chat.collected["symptoms"]) is asked_said
+    assert (asked in chat.collected["denied_symptoms"]) is asked_denied
+    assert "发热" in chat.collected[fever]
+
+
+@pytest.mark.parametrize(
     ("answer", "said"), [("a bit", True), ("sometimes", True), ("not really", False), ("never", False)]
 )
 def test_a_yes_or_no_in_other_words_in_english(knowledge: KnowledgeService, answer: str, said: bool) -> None:
