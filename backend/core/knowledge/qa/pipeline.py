@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from backend.core.knowledge.graph.build import DISEASE_STORE
+from backend.core.knowledge.graph.diseases import SECTIONS
 from backend.core.knowledge.graph.entities import ExtractedEntity
 from backend.core.knowledge.metrics import QA_ANSWERS, QA_DURATION
 from backend.core.knowledge.qa.facts import answer_facts
@@ -93,6 +94,7 @@ class Answer:
 
 
 CANDIDATES = 3  # passages retrieved per one shown: room for those of the wrong field to step aside
+DRUG_SECTION = dict(SECTIONS)["drugs"]
 
 
 class QAPipeline:
@@ -147,6 +149,8 @@ class QAPipeline:
                 continue
             if named and _other_disease(hit, named):
                 continue
+            if audience == "patient" and hit.metadata.get("section") == DRUG_SECTION:
+                continue  # as the drug facts: which medicine is a doctor's call
             source = _find(sources, hit.store, hit.doc_id)
             if source is None:
                 source = _source(len(sources) + 1, hit, question)
@@ -246,4 +250,10 @@ def _other_disease(hit: Hit, named: set[str]) -> bool:
 
 
 def _source(number: int, hit: Hit, question: str) -> Source:
-    return Source(number, hit.store, hit.doc_id, hit.title, snippet(hit.text, question), round(hit.score, 4))
+    text = snippet(hit.text, question)
+    section = hit.metadata.get("section")
+    heading = f"{section}："
+    if section is not None and hit.text.startswith(heading) and not text.startswith(heading):
+        # The field's sentences without its heading read as a bare list ("阿司匹林；"): of what?
+        text = heading + text
+    return Source(number, hit.store, hit.doc_id, hit.title, text, round(hit.score, 4))

@@ -107,3 +107,16 @@ def test_a_condition_on_a_drug_needs_evidence_naming_that_drug() -> None:
         "儿童发烧可以用阿司匹林吗", [fever, "16岁以下儿童避免使用阿司匹林。"], ["阿司匹林"]
     )
     assert not unaddressed("儿童发烧怎么办", [fever])  # no drug asked about: the passage speaks to it
+
+
+def test_a_drug_field_passage_keeps_its_heading_and_never_reaches_a_patient(qa: QAPipeline) -> None:
+    question = "阿司匹林能治什么病"
+    doctor = asyncio.run(qa.ground(question, None, None, "doctor"))
+    drug_fields = [s for s in doctor.passages if s.snippet.startswith("常用药物：")]
+    assert drug_fields, "the doctor sees the drug fields that name aspirin"
+    assert all("阿司匹林" in s.snippet for s in drug_fields)
+    assert all(not s.snippet.startswith("阿司匹林") for s in doctor.passages)  # never a bare name
+    patient = asyncio.run(qa.ground(question, None, None, "patient"))
+    assert not patient.facts
+    assert patient.passages, "what the treatment fields say, under a doctor's guidance"
+    assert all(not s.snippet.startswith("常用药物") for s in patient.passages)
