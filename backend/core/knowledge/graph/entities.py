@@ -4,15 +4,23 @@ The automaton is built over folded keys (full-width forms as ASCII, lower case),
 scanned once whatever the size of the graph; each key carries its candidates (entity, and the exact
 spelling when case matters). Matches are then filtered (word boundaries, exact case for acronyms) and
 overlaps resolved: longer first, then earlier.
+
+Patients write "肚子一直疼" and "头有点晕" as often as 肚子疼 and 头晕. The degree words of
+degree_words.toml (how much, how often; never a negation) are taken out where they sit between two
+Chinese characters and that text is scanned too: a match it finds across a removed word counts,
+spanning the words as written ("肚子一直疼" names 腹痛).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Final
 
 import ahocorasick
+from pydantic import BaseModel, Field, field_validator
 
 from backend.core.knowledge.graph.graph import (
     ENTITY_TYPES,
@@ -22,6 +30,10 @@ from backend.core.knowledge.graph.graph import (
     fold_width,
     lower_same_length,
 )
+from backend.core.rules import load_rules
+
+DEGREE_WORDS_PATH: Final = Path(__file__).with_name("degree_words.toml")
+_NEGATIONS: Final = "不没无未"
 
 # When one surface names several entities, the first type here wins: a question naming 痤疮 asks
 # about the disease, and a complication that is also a symptom is most useful as the symptom.
@@ -104,6 +116,7 @@ class EntityExtractor:
 
     @classmethod
     def build(cls, graph: KnowledgeGraph) -> EntityExtractor:
+        degree_pattern()  # a bad rule file stops the start, not the first question
         # key -> candidate -> sort key; a candidate reached by two forms keeps its best.
         ranked: dict[str, dict[_Candidate, tuple[int, int, int]]] = {}
         order = 0
@@ -137,8 +150,30 @@ class EntityExtractor:
         if not text:
             return []
         folded = fold_width(text)
-        lowered = lower_same_length(folded)
         size = len(text)
+        found = self._scan(folded)
+        squeezed = _squeezed(folded)
+        if squeezed is not None:
+            short, origin = squeezed
+            for start, end, candidate in self._scan(short):
+                first, last = origin[start], origin[end - 1]
+                if last - first + 1 != end - start:  # across a degree word: not found above
+                    found.append((first, last + 1, candidate))
+        # Longest first, then earliest; a match is kept when none of its characters is taken yet.
+        found.sort(key=lambda match: (match[0] - match[1], match[0]))
+        taken = bytearray(size)
+        kept: list[tuple[int, int, _Candidate]] = []
+        for start, end, candidate in found:
+            if taken.find(1, start, end) == -1:
+                taken[start:end] = b"\x01" * (end - start)
+                kept.append((start, end, candidate))
+        kept.sort(key=lambda match: match[0])
+        return [ExtractedEntity(name, kind, text[s:e], s, e, id_) for s, e, (name, kind, id_, _) in kept]
+
+    def _scan(self, folded: str) -> list[tuple[int, int, _Candidate]]:
+        """(start, end, candidate) of every key in `folded`, before overlaps are resolved."""
+        lowered = lower_same_length(folded)
+        size = len(folded)
         found: list[tuple[int, int, _Candidate]] = []
         for last, (length, candidates, word_start, word_end, plural) in self._automaton.iter(lowered):
             start, end = last - length + 1, last + 1
@@ -155,16 +190,7 @@ class EntityExtractor:
                 if exact is None or folded[start : start + length] == exact:
                     found.append((start, end, candidate))
                     break
-        # Longest first, then earliest; a match is kept when none of its characters is taken yet.
-        found.sort(key=lambda match: (match[0] - match[1], match[0]))
-        taken = bytearray(size)
-        kept: list[tuple[int, int, _Candidate]] = []
-        for start, end, candidate in found:
-            if taken.find(1, start, end) == -1:
-                taken[start:end] = b"\x01" * (end - start)
-                kept.append((start, end, candidate))
-        kept.sort(key=lambda match: match[0])
-        return [ExtractedEntity(name, kind, text[s:e], s, e, id_) for s, e, (name, kind, id_, _) in kept]
+        return found
 
 
 def _plural_end(lowered: str, end: int) -> int:
@@ -174,3 +200,41 @@ def _plural_end(lowered: str, end: int) -> int:
         if lowered.startswith(suffix, end) and (after == len(lowered) or not _is_word_char(lowered[after])):
             return after
     return -1
+
+
+class DegreeWords(BaseModel):
+    words: list[str] = Field(min_length=1)
+
+    @field_validator("words")
+    @classmethod
+    def _plain_degree_words(cls, words: list[str]) -> list[str]:
+        for word in words:
+            if not word or not all(_CJK.match(ch) for ch in word):
+                raise ValueError(f"{word!r}: Chinese characters only")
+            if any(ch in _NEGATIONS for ch in word):
+                raise ValueError(f"{word!r}: a negation changes what is said, it is no degree word")
+        if len(set(words)) != len(words):
+            raise ValueError("a word is listed twice")
+        return words
+
+
+@lru_cache(maxsize=1)
+def degree_pattern() -> re.Pattern[str]:
+    """One or more degree words between two Chinese characters (longest words first)."""
+    words = sorted(load_rules(DEGREE_WORDS_PATH, DegreeWords).words, key=len, reverse=True)
+    cjk = f"[{chr(_CJK_START)}-\U0010ffff]"
+    return re.compile(f"(?<={cjk})(?:{'|'.join(map(re.escape, words))})+(?={cjk})")
+
+
+def _squeezed(text: str) -> tuple[str, list[int]] | None:
+    """`text` without its degree words, and each kept character's index in `text`; None if none."""
+    pattern = degree_pattern()
+    if pattern.search(text) is None:
+        return None
+    kept: list[int] = []
+    previous = 0
+    for match in pattern.finditer(text):
+        kept.extend(range(previous, match.start()))
+        previous = match.end()
+    kept.extend(range(previous, len(text)))
+    return "".join(text[i] for i in kept), kept

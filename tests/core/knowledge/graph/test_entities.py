@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from backend.core.knowledge.graph.diseases import DiseaseRecord, starter_diseases
-from backend.core.knowledge.graph.entities import EntityExtractor, ExtractedEntity
+from backend.core.knowledge.graph.entities import DegreeWords, EntityExtractor, ExtractedEntity
 from backend.core.knowledge.graph.graph import KnowledgeGraph
 
 
@@ -282,3 +282,27 @@ def test_scale_15k_diseases_build_in_seconds_and_extract_in_well_under_a_millise
         assert graph.diseases_for_drug(sample.drugs[0])
     average = (time.perf_counter() - started) / 200
     assert average < 0.005, f"{average * 1000:.3f} ms per lookup"
+
+
+# ------------------------------------------------------------------------------- degree words in between
+
+
+@pytest.mark.parametrize("text", ["头有点痛", "头一直痛", "我头好痛啊", "头也有点痛"])
+def test_a_degree_word_between_site_and_feeling_still_names_the_symptom(
+    extractor: EntityExtractor, text: str
+) -> None:
+    found = extractor.extract(text)
+    assert [e.name for e in found] == ["头痛"]
+    assert found[0].surface == text[found[0].start : found[0].end]  # spans the words as written
+    assert found[0].surface.startswith("头")
+    assert found[0].surface.endswith("痛")
+
+
+def test_a_negation_in_between_is_never_bridged(extractor: EntityExtractor) -> None:
+    assert extractor.extract("头不痛") == []
+    assert extractor.extract("头没有痛") == []
+
+
+def test_a_degree_word_list_with_a_negation_is_refused() -> None:
+    with pytest.raises(ValueError, match="negation"):
+        DegreeWords.model_validate({"words": ["有点", "不太"]})
