@@ -20,7 +20,7 @@ from typing import Final
 from backend.core.knowledge.graph.entities import ExtractedEntity
 from backend.patient.services.dialogue_rules import EN_NUMBER_WORDS, Compiled, rules
 from backend.patient.services.profile import read_answer, read_profile
-from backend.patient.services.slot_schema import Answer, Duration, Severity, SlotUpdate
+from backend.patient.services.slot_schema import BACKGROUND, Answer, Duration, Severity, SlotUpdate
 from backend.patient.services.wordlists import parse_number
 
 _CLAUSE_BREAK: Final = re.compile(r"[,，。;；!！?？\n]|(?<!\d)\.|\.(?!\d)")
@@ -41,6 +41,9 @@ class Clause:
     end: int
 
 
+ANOTHER_SLOT: Final = "<another slot>"
+
+
 @dataclass
 class Reading:
     """What one message said, as the rules read it."""
@@ -50,7 +53,7 @@ class Reading:
     rest: str = ""  # the message after that yes or no ("有，青霉素" -> "青霉素")
     # The symptom the yes or no is glued to, when one follows it at once: "有点发烧" and "没有发烧"
     # speak of a fever, whatever the question asked about.
-    answer_for: str | None = None
+    answer_for: str | None = None  # or ANOTHER_SLOT: "没有怀孕" speaks of pregnancy
     well: bool = False  # says nothing is wrong ("没有不舒服")
     greeting: bool = False  # only a greeting ("你好")
     readable: bool = True  # holds any letter at all (emoji-only does not)
@@ -125,6 +128,10 @@ def read(text: str, entities: Sequence[ExtractedEntity], expecting: frozenset[st
         update.sex = update.sex or sex
     if "pregnant" in expecting and update.pregnant is None and answer in ("yes", "no"):
         update.pregnant = answer == "yes"
+    other_slot = update.pregnant is not None or any(getattr(update, name) is not None for name in BACKGROUND)
+    if reading.answer_for is None and answer in ("yes", "no") and other_slot and _glued(text, rest):
+        # "没有怀孕", "没有其他病，不过敏": the no is about what follows, not the symptom asked.
+        reading.answer_for = ANOTHER_SLOT
     _answer_list_slot(reading, expecting)
     return reading
 
@@ -132,16 +139,23 @@ def read(text: str, entities: Sequence[ExtractedEntity], expecting: frozenset[st
 def _answer_for(
     text: str, answer: Answer | None, rest: str, entities: Sequence[ExtractedEntity]
 ) -> str | None:
-    if answer not in ("yes", "no") or not rest:
+    if answer not in ("yes", "no") or not _glued(text, rest):
         return None
-    start = len(text.rstrip(_PUNCT)) - len(rest)  # `rest` ends the message, punctuation aside
-    before = text[:start].rstrip(" \t")  # a space glues words as Chinese glues characters: "no fever"
-    if start <= 0 or not before or before[-1] in _PUNCT:
-        return None  # "有，还有点发烧", "no, no fever": the yes or no stands alone
+    start = len(text.rstrip(_PUNCT)) - len(rest)
     for entity in entities:
         if entity.type == "symptom" and entity.start == start:
             return entity.name
     return None
+
+
+def _glued(text: str, rest: str) -> bool:
+    """Whether the words after the message's opening yes or no follow it at once, so it is theirs."""
+    if not rest:
+        return False
+    start = len(text.rstrip(_PUNCT)) - len(rest)  # `rest` ends the message, punctuation aside
+    before = text[:start].rstrip(" \t")  # a space glues words as Chinese glues characters: "no fever"
+    # "有，还有点发烧", "no, no fever": the yes or no stands alone
+    return start > 0 and bool(before) and before[-1] not in _PUNCT
 
 
 def _negated(before: str, compiled: Compiled) -> bool:

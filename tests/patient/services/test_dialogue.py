@@ -145,6 +145,18 @@ def test_a_yes_or_no_glued_to_another_symptom_answers_for_that_symptom(
     assert "发热" in chat.collected[fever]
 
 
+@pytest.mark.parametrize("answer", ["没有怀孕", "没有其他病，不过敏", "没有吃药"])
+def test_a_no_glued_to_another_slot_leaves_the_asked_symptom_not_answered(
+    knowledge: KnowledgeService, answer: str
+) -> None:
+    chat = Chat(knowledge)
+    chat.say("皮肤痒，起了红疹，一周了，有点难受")
+    asked = chat.state["pending"]["symptom"]
+    chat.say(answer)
+    assert asked not in chat.collected["denied_symptoms"]
+    assert asked not in chat.collected["symptoms"]
+
+
 @pytest.mark.parametrize(
     ("answer", "asked_said", "asked_denied", "fever"),
     [
