@@ -222,18 +222,18 @@ class DegreeWords(BaseModel):
 def degree_pattern() -> re.Pattern[str]:
     """One or more degree words between two Chinese characters (longest words first)."""
     words = sorted(load_rules(DEGREE_WORDS_PATH, DegreeWords).words, key=len, reverse=True)
-    cjk = f"[{chr(_CJK_START)}-\U0010ffff]"
+    cjk = _CJK.pattern
     return re.compile(f"(?<={cjk})(?:{'|'.join(map(re.escape, words))})+(?={cjk})")
 
 
 def _squeezed(text: str) -> tuple[str, list[int]] | None:
     """`text` without its degree words, and each kept character's index in `text`; None if none."""
-    pattern = degree_pattern()
-    if pattern.search(text) is None:
+    matches = list(degree_pattern().finditer(text))
+    if not matches:
         return None
     kept: list[int] = []
     previous = 0
-    for match in pattern.finditer(text):
+    for match in matches:
         kept.extend(range(previous, match.start()))
         previous = match.end()
     kept.extend(range(previous, len(text)))
